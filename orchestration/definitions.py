@@ -1,0 +1,23 @@
+"""The code location's entry point: `dagster dev -m orchestration.definitions`.
+
+`@dg.definitions` makes loading lazy: settings are read and the dbt manifest prepared
+when Dagster loads the location, not when this module is imported.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.dbt.definitions import dbt_definitions
+from orchestration.defs.raw.definitions import raw_definitions
+from orchestration.resources import WarehouseResource
+
+
+def build_definitions(warehouse: WarehouseResource | None = None) -> dg.Definitions:
+    shared = dg.Definitions(resources={"warehouse": warehouse or WarehouseResource()})
+    return dg.Definitions.merge(shared, raw_definitions(), dbt_definitions())
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

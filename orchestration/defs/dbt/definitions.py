@@ -1,0 +1,29 @@
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.dbt.assets import build_dbt_assets
+from orchestration.defs.dbt.project import dbt_project
+from warehouse.settings import get_settings
+
+
+def dbt_definitions() -> dg.Definitions:
+    dbt_assets_def = build_dbt_assets()
+    marts_refresh = dg.define_asset_job(
+        "refresh_marts",
+        selection=dg.AssetSelection.assets(dbt_assets_def),
+        description="dbt build of every model (tests included) on the current raw data.",
+    )
+    daily = dg.ScheduleDefinition(
+        name="daily_mart_refresh",
+        job=marts_refresh,
+        cron_schedule=get_settings().refresh_cron,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Rebuilds the marts once a day so the analyses and MCP answers stay fresh.",
+    )
+    return dg.Definitions(
+        assets=[dbt_assets_def],
+        jobs=[marts_refresh],
+        schedules=[daily],
+        resources={"dbt": DbtCliResource(project_dir=dbt_project())},
+    )

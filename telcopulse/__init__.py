@@ -1,0 +1,1 @@
+"""The `telcopulse` command: the composition root that wires warehouse, pipeline and server."""

@@ -1,0 +1,200 @@
+"""What `telcopulse up`, `refresh`, `ui` and `docs` do: processes, environment and output.
+
+This is the composition root, so it is the one place that writes environment variables:
+child processes (Dagster's code server, dbt) learn the URLs of embedded services from
+their environment, as they would in a container.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from warehouse.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _say(message: str) -> None:
+    typer.echo(f"[telcopulse] {message}")
+
+
+def _configure_dagster_home() -> None:
+    from orchestration.instance import prepare_dagster_home, psycopg2_url
+
+    settings = get_settings()
+    if settings.dagster_pg_url:
+        os.environ["DAGSTER_PG_URL"] = psycopg2_url(settings.dagster_pg_url)
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
+    prepare_dagster_home(home, use_postgres=bool(settings.dagster_pg_url))
+    os.environ["DAGSTER_HOME"] = str(home.resolve())
+
+
+def run_refresh() -> bool:
+    """Full refresh with a printed summary; True when every asset and check passed."""
+    import dagster as dg
+
+    from orchestration.refresh import refresh_all
+
+    _configure_dagster_home()
+    started = time.perf_counter()
+    report = refresh_all(instance=dg.DagsterInstance.get())
+    seconds = time.perf_counter() - started
+    _say(
+        f"refresh run {report.run_id}: {len(report.materialized)} assets materialized, "
+        f"{len(report.checks_passed)} checks passed, {len(report.checks_warned)} warned, "
+        f"{len(report.checks_failed)} failed, in {seconds:.0f}s"
+    )
+    for name in report.checks_warned:
+        _say(f"  check warned: {name}")
+    for name in report.checks_failed:
+        _say(f"  CHECK FAILED: {name}")
+    for step in report.failed_steps:
+        _say(f"  STEP FAILED: {step} (see the run's logs in the Dagster UI)")
+    return report.ok
+
+
+def _wait_for_port(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return True
+        time.sleep(0.5)
+    return False
+
+
+def _start_dagster_ui(host: str, port: int) -> subprocess.Popen[bytes]:
+    _configure_dagster_home()
+    return subprocess.Popen(
+        [
+            str(VENV_BIN / "dagster"),
+            "dev",
+            "-w",
+            str(PROJECT_ROOT / "workspace.yaml"),
+            "-h",
+            host,
+            "-p",
+            str(port),
+        ],
+        cwd=PROJECT_ROOT,
+    )
+
+
+def serve_dagster_ui(host: str | None = None, port: int | None = None) -> int:
+    settings = get_settings()
+    host, port = host or settings.dagster_host, port or settings.dagster_port
+    process = _start_dagster_ui(host, port)
+    if _wait_for_port(host, port, timeout=120):
+        _say(f"Dagster UI: http://{host}:{port}")
+    return _supervise([process])
+
+
+def _generate_dbt_docs() -> bool:
+    env = {**os.environ, **get_settings().dbt_env()}
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "dbt"),
+            "docs",
+            "generate",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--quiet",
+        ],
+        env=env,
+        cwd=DBT_PROJECT_DIR,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def _start_docs_server(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(DBT_PROJECT_DIR / "target"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def serve_dbt_docs(port: int) -> int:
+    if not _generate_dbt_docs():
+        _say("dbt docs generate failed (is DATABASE_URL reachable?)")
+        return 1
+    process = _start_docs_server(port)
+    _say(f"dbt docs: http://127.0.0.1:{port}")
+    return _supervise([process])
+
+
+def _supervise(processes: list[subprocess.Popen[bytes]]) -> int:
+    """Wait until a child exits or Ctrl-C, then stop them all."""
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        _say("stopping")
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return 0
+
+
+def run_up(*, serve: bool = True, docs_port: int = 8080) -> int:
+    from warehouse.embedded import start_embedded
+    from warehouse.migrate import migrate
+
+    settings = get_settings()
+    embedded = None
+    if not settings.database_url or not settings.redis_url:
+        _say(f"starting embedded services under {settings.data_dir}")
+        embedded = start_embedded(
+            settings.data_dir, need_postgres=not settings.database_url, need_redis=not settings.redis_url
+        )
+        if embedded.database_url:
+            os.environ["DATABASE_URL"] = embedded.database_url
+        if embedded.redis_url:
+            os.environ["REDIS_URL"] = embedded.redis_url
+        get_settings.cache_clear()
+        settings = get_settings()
+    _say(f"DATABASE_URL={settings.database_url}")
+    _say(f"REDIS_URL={settings.redis_url}")
+    applied = migrate(settings.require_database_url())
+    _say("schema: " + (", ".join(applied) if applied else "up to date"))
+    if not run_refresh():
+        _say("refresh failed: fix the failures above, then run `make up` again")
+        return 1
+    if not serve:
+        return 0
+    processes = [_start_dagster_ui(settings.dagster_host, settings.dagster_port)]
+    if _generate_dbt_docs():
+        processes.append(_start_docs_server(docs_port))
+        _say(f"dbt docs (data dictionary): http://127.0.0.1:{docs_port}")
+    if _wait_for_port(settings.dagster_host, settings.dagster_port, timeout=120):
+        _say(f"Dagster UI: http://{settings.dagster_host}:{settings.dagster_port}  (Ctrl-C stops everything)")
+    else:
+        _say("Dagster UI did not come up within 120 s; see its output above")
+    code = _supervise(processes)
+    del embedded  # embedded Redis stops with its handle; embedded PostgreSQL keeps its data
+    return code

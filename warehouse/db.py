@@ -1,0 +1,59 @@
+"""Connection factories. Callers pass the URL; nothing connects at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+
+@contextmanager
+def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """Open a psycopg connection that is closed (and rolled back on error) on exit."""
+    with psycopg.connect(url, autocommit=autocommit) as conn:
+        yield conn
+
+
+def with_database(url: str, dbname: str) -> str:
+    """Same server and credentials as `url`, another database (for create/drop of test DBs)."""
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+def database_name(url: str) -> str:
+    return str(conninfo_to_dict(url).get("dbname") or "postgres")
+
+
+def create_database(url: str, dbname: str) -> None:
+    """Create `dbname` on the server of `url` unless it exists."""
+    with connect(with_database(url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname)))
+
+
+def drop_database(url: str, dbname: str) -> None:
+    with connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(dbname))
+        )
+
+
+def dbt_connection_env(url: str, *, threads: int = 2) -> dict[str, str]:
+    """Connection variables that dbt_project/profiles.yml reads with env_var().
+
+    dbt cannot take a URL, so the URL is split here, once. A unix-socket host
+    (embedded PostgreSQL) is passed through as a directory path, which libpq accepts.
+    """
+    parts = conninfo_to_dict(url)
+    return {
+        "DBT_PG_HOST": str(parts.get("host") or "127.0.0.1"),
+        "DBT_PG_PORT": str(parts.get("port") or "5432"),
+        "DBT_PG_USER": str(parts.get("user") or "postgres"),
+        "DBT_PG_PASSWORD": str(parts.get("password") or ""),
+        "DBT_PG_DBNAME": str(parts.get("dbname") or "postgres"),
+        "DBT_THREADS": str(threads),
+    }

@@ -1,0 +1,81 @@
+"""The one place that reads configuration from the environment.
+
+Every other module receives a `Settings` (or values taken from it) as an argument, so
+nothing reads `os.environ` or connects at import time, and tests can build settings
+by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from warehouse.db import dbt_connection_env
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Names are the environment variables (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="TELCOPULSE_", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "TELCOPULSE_DATABASE_URL"),
+        description="Warehouse PostgreSQL URL. Unset: `telcopulse up` starts an embedded PostgreSQL.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "TELCOPULSE_REDIS_URL"),
+        description="Redis URL for caches and sessions. Unset: `telcopulse up` starts an embedded Redis.",
+    )
+    dagster_pg_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DAGSTER_PG_URL", "TELCOPULSE_DAGSTER_PG_URL"),
+        description="PostgreSQL URL for Dagster run/event storage. Unset: SQLite under DAGSTER_HOME.",
+    )
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / ".telcopulse",
+        description="Where embedded PostgreSQL/Redis, DAGSTER_HOME and generated keys live.",
+    )
+    customers: int = Field(default=10_000, ge=1, description="Customers the synthetic generator creates.")
+    seed: int = Field(default=42, description="Random seed of the synthetic generator.")
+    history_months: int = Field(default=13, ge=1, le=120, description="Months of history generated.")
+    end_date: dt.date | None = Field(
+        default=None, description="Last day of generated history (UTC). Unset: today."
+    )
+    dagster_host: str = Field(default="127.0.0.1", description="Dagster UI bind address.")
+    dagster_port: int = Field(default=3000, description="Dagster UI port.")
+    refresh_cron: str = Field(default="0 3 * * *", description="Cron (UTC) of the daily mart refresh.")
+    dbt_threads: int = Field(default=2, ge=1, description="dbt worker threads.")
+
+    def require_database_url(self) -> str:
+        """Return the warehouse URL or fail with a message that says how to fix it."""
+        if not self.database_url:
+            raise RuntimeError(
+                "DATABASE_URL is not set. Export it (e.g. postgresql://postgres@127.0.0.1:5432/telcopulse) "
+                "or run `make up`, which starts an embedded PostgreSQL."
+            )
+        return self.database_url
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+    def history_end(self) -> dt.date:
+        return self.end_date or dt.datetime.now(dt.UTC).date()
+
+    def dbt_env(self) -> dict[str, str]:
+        return dbt_connection_env(self.require_database_url(), threads=self.dbt_threads)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read on first use (never at import)."""
+    return Settings()
