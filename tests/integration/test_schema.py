@@ -9,7 +9,7 @@ import pytest
 from psycopg import errors
 
 from warehouse.db import connect
-from warehouse.migrate import MigrationError, Migration, available_migrations, migrate
+from warehouse.migrate import Migration, MigrationError, available_migrations, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ def _insert_customer(conn: psycopg.Connection, **overrides: object) -> uuid.UUID
     cols = ", ".join(row)
     marks = ", ".join(["%s"] * len(row))
     return conn.execute(
-        f"INSERT INTO raw.customers ({cols}) VALUES ({marks}) RETURNING customer_id",  # noqa: S608
+        f"INSERT INTO raw.customers ({cols}) VALUES ({marks}) RETURNING customer_id",
         list(row.values()),
     ).fetchone()[0]
 
@@ -161,7 +161,7 @@ def test_bad_fact_rows_are_rejected_by_name(
         row = {"customer_id": _insert_customer(conn), **defaults, **values}
         with pytest.raises(errors.CheckViolation) as info:
             conn.execute(
-                f"INSERT INTO raw.{table} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",  # noqa: S608
+                f"INSERT INTO raw.{table} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
                 list(row.values()),
             )
     assert info.value.diag.constraint_name == constraint
@@ -179,7 +179,8 @@ def test_unspecified_gender_fits_the_widened_column(run_database_url: str) -> No
 def test_event_for_unknown_customer_is_rejected(run_database_url: str) -> None:
     with connect(run_database_url) as conn, pytest.raises(errors.ForeignKeyViolation) as info:
         conn.execute(
-            "INSERT INTO raw.network_events (customer_id, event_timestamp, event_type) VALUES (%s, now(), 'sms')",
+            "INSERT INTO raw.network_events (customer_id, event_timestamp, event_type)"
+            " VALUES (%s, now(), 'sms')",
             (uuid.uuid4(),),
         )
     assert info.value.diag.constraint_name == "fk_network_events_customer"
