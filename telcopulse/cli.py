@@ -34,7 +34,6 @@ def generate(
 ) -> None:
     """Replace the raw tables with a deterministic synthetic data set (COPY, one transaction)."""
     from warehouse.generator import generate as run_generator
-
     from warehouse.migrate import migrate as run_migrations
     from warehouse.settings import get_settings
 
@@ -75,11 +74,14 @@ def ui(
 
 
 @app.command()
-def docs(port: Annotated[int, typer.Option(help="Port for the dbt docs site.")] = 8080) -> None:
+def docs(
+    port: Annotated[int, typer.Option(help="Port for the dbt docs site.")] = 8080,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+) -> None:
     """Generate and serve the dbt docs (the data dictionary)."""
     from telcopulse.runner import serve_dbt_docs
 
-    raise typer.Exit(serve_dbt_docs(port=port))
+    raise typer.Exit(serve_dbt_docs(port=port, host=host))
 
 
 @app.command()

@@ -117,7 +117,7 @@ def _generate_dbt_docs() -> bool:
     return result.returncode == 0
 
 
-def _start_docs_server(port: int) -> subprocess.Popen[bytes]:
+def _start_docs_server(port: int, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -134,12 +134,12 @@ def _start_docs_server(port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def serve_dbt_docs(port: int) -> int:
+def serve_dbt_docs(port: int, host: str = "127.0.0.1") -> int:
     if not _generate_dbt_docs():
         _say("dbt docs generate failed (is DATABASE_URL reachable?)")
         return 1
-    process = _start_docs_server(port)
-    _say(f"dbt docs: http://127.0.0.1:{port}")
+    process = _start_docs_server(port, host)
+    _say(f"dbt docs: http://{host}:{port}")
     return _supervise([process])
 
 

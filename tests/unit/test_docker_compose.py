@@ -1,0 +1,109 @@
+"""docker-compose.yml agrees with the settings class: services, env vars, ports, URLs."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from warehouse.settings import PROJECT_ROOT, Settings
+
+COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict] = COMPOSE["services"]
+REQUIRED = {
+    "warehouse-db",
+    "dagster-db",
+    "redis",
+    "dagster-code",
+    "dagster-webserver",
+    "dagster-daemon",
+    "dbt-docs",
+}
+# Variables read by the images we run, not by our settings class.
+FOREIGN_VARS = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "DAGSTER_HOME"}
+
+
+def _settings_env_names() -> set[str]:
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = getattr(alias, "choices", None)
+        if choices:
+            names.update(str(c) for c in choices)
+        else:
+            names.add(f"TELCOPULSE_{name.upper()}")
+    return names
+
+
+def _container_port(service: dict) -> set[int]:
+    ports = {int(str(p).split(":")[-1]) for p in service.get("ports", [])}
+    ports |= {int(p) for p in service.get("expose", [])}
+    return ports
+
+
+DEFAULT_PORTS = {"postgres:16": 5432, "redis:7": 6379}
+
+
+def test_all_services_present() -> None:
+    assert set(SERVICES) >= REQUIRED
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_env_vars_are_known_settings(name: str) -> None:
+    known = _settings_env_names() | FOREIGN_VARS
+    unknown = set(SERVICES[name].get("environment", {})) - known
+    assert not unknown, f"{name} sets variables no code reads: {unknown}"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_env_values_parse_into_settings(name: str) -> None:
+    env = {k: str(v) for k, v in SERVICES[name].get("environment", {}).items() if k not in FOREIGN_VARS}
+    settings = Settings(**{k: v for k, v in env.items()})
+    if "DATABASE_URL" in env:
+        assert settings.database_url == env["DATABASE_URL"]
+
+
+def test_urls_point_at_services_and_their_ports() -> None:
+    app_env = SERVICES["dagster-code"]["environment"]
+    for var in ("DATABASE_URL", "REDIS_URL", "DAGSTER_PG_URL"):
+        url = urlsplit(re.sub(r"\$\{[^}]*\}", "secret", app_env[var]))
+        host = url.hostname
+        assert host in SERVICES, f"{var} points at unknown host {host}"
+        image_port = DEFAULT_PORTS[SERVICES[host]["image"]]
+        assert (url.port or image_port) == image_port
+
+
+def test_dagster_pg_url_uses_psycopg2_driver() -> None:
+    assert SERVICES["dagster-code"]["environment"]["DAGSTER_PG_URL"].startswith("postgresql+psycopg2://")
+
+
+def test_webserver_port_matches_settings_default() -> None:
+    assert Settings().dagster_port in _container_port(SERVICES["dagster-webserver"])
+
+
+def test_dagster_services_share_one_workspace_and_code_server() -> None:
+    workspace = yaml.safe_load((PROJECT_ROOT / "deploy/workspace.docker.yaml").read_text())
+    grpc = workspace["load_from"][0]["grpc_server"]
+    assert grpc["host"] == "dagster-code"
+    assert grpc["port"] in _container_port(SERVICES["dagster-code"])
+    for name in ("dagster-webserver", "dagster-daemon"):
+        assert "deploy/workspace.docker.yaml" in SERVICES[name]["command"]
+
+
+def test_depends_on_names_exist() -> None:
+    for name, service in SERVICES.items():
+        deps = service.get("depends_on", [])
+        for dep in deps if isinstance(deps, list) else deps.keys():
+            assert dep in SERVICES, f"{name} depends on unknown service {dep}"
+
+
+def test_no_password_is_committed() -> None:
+    for service in SERVICES.values():
+        password = service.get("environment", {}).get("POSTGRES_PASSWORD")
+        if password is not None:
+            assert password.startswith("${") and ":?" in password, "passwords must come from the environment"
+    for var in ("DATABASE_URL", "DAGSTER_PG_URL"):
+        url = SERVICES["dagster-code"]["environment"][var]
+        assert re.search(r"://[^:/]+:\$\{[A-Z_]+:\?[^}]*\}@", url), f"{var} must take its password from env"
