@@ -31,7 +31,7 @@ def _configure_dagster_home() -> None:
     settings = get_settings()
     if settings.dagster_pg_url:
         os.environ["DAGSTER_PG_URL"] = psycopg2_url(settings.dagster_pg_url)
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
+    home = settings.dagster_home
     prepare_dagster_home(home, use_postgres=bool(settings.dagster_pg_url))
     os.environ["DAGSTER_HOME"] = str(home.resolve())
 

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / ".telcopulse",
         description="Where embedded PostgreSQL/Redis, DAGSTER_HOME and generated keys live.",
     )
+    dagster_home_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DAGSTER_HOME", "TELCOPULSE_DAGSTER_HOME"),
+        description="Dagster instance directory. Unset: <data_dir>/dagster_home.",
+    )
     customers: int = Field(default=10_000, ge=1, description="Customers the synthetic generator creates.")
     seed: int = Field(default=42, description="Random seed of the synthetic generator.")
     history_months: int = Field(default=13, ge=1, le=120, description="Months of history generated.")
@@ -66,7 +71,7 @@ class Settings(BaseSettings):
 
     @property
     def dagster_home(self) -> Path:
-        return self.data_dir / "dagster_home"
+        return self.dagster_home_dir or self.data_dir / "dagster_home"
 
     def history_end(self) -> dt.date:
         return self.end_date or dt.datetime.now(dt.UTC).date()

@@ -22,7 +22,7 @@ REQUIRED = {
     "dbt-docs",
 }
 # Variables read by the images we run, not by our settings class.
-FOREIGN_VARS = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "DAGSTER_HOME"}
+FOREIGN_VARS = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}
 
 
 def _settings_env_names() -> set[str]:

@@ -3,8 +3,6 @@ as asset checks. A successful build is recorded in `ops.data_builds`: its id is 
 version that keys the MCP server's caches.
 """
 
-from __future__ import annotations
-
 import json
 import os
 

@@ -2,7 +2,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.dbt.assets import build_dbt_assets
-from orchestration.defs.dbt.project import dbt_project
+from orchestration.defs.dbt.project import dbt_executable, dbt_project
 from warehouse.settings import get_settings
 
 
@@ -25,5 +25,5 @@ def dbt_definitions() -> dg.Definitions:
         assets=[dbt_assets_def],
         jobs=[marts_refresh],
         schedules=[daily],
-        resources={"dbt": DbtCliResource(project_dir=dbt_project())},
+        resources={"dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())},
     )

@@ -7,7 +7,10 @@ runs `dbt parse` once when target/manifest.json is missing.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from functools import lru_cache
+from pathlib import Path
 
 from dagster_dbt import DbtProject
 
@@ -22,3 +25,9 @@ def dbt_project() -> DbtProject:
     if not project.manifest_path.exists():
         project.preparer.prepare(project)
     return project
+
+
+def dbt_executable() -> str:
+    """The dbt next to this interpreter (the venv's), so an unactivated venv still works."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")

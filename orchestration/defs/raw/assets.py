@@ -5,17 +5,15 @@ foreign keys tie them together). The keys are `raw/<table>`, the same keys the d
 sources map to, so lineage runs raw → staging → marts in the UI.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from collections.abc import Iterator
 from typing import Literal
 
 import dagster as dg
-from warehouse.generator import append_day, generate
 
 from orchestration.resources import WarehouseResource
 from warehouse.db import connect
+from warehouse.generator import append_day, generate
 from warehouse.migrate import migrate
 from warehouse.settings import get_settings
 

@@ -1,0 +1,72 @@
+"""Helpers shared by the benchmark scripts: scratch databases, timing, machine facts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+from warehouse.db import create_database, dbt_connection_env, drop_database, with_database
+from warehouse.migrate import migrate
+from warehouse.settings import DBT_PROJECT_DIR
+
+BASE_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
+
+
+def machine() -> str:
+    mem = psutil.virtual_memory().total / 2**30
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+@contextmanager
+def scratch_database(prefix: str = "tp_bench") -> Iterator[str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    create_database(BASE_URL, name)
+    url = with_database(BASE_URL, name)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        drop_database(BASE_URL, name)
+
+
+@contextmanager
+def timer() -> Iterator[list[float]]:
+    box: list[float] = []
+    start = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box.append(time.perf_counter() - start)
+
+
+def dbt(url: str, *args: str) -> float:
+    """Run a dbt command against `url`; return seconds. Raises on failure."""
+    env = {**os.environ, **dbt_connection_env(url)}
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            str(VENV_BIN / "dbt"),
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--quiet",
+        ],
+        env=env,
+        cwd=DBT_PROJECT_DIR,
+        check=True,
+    )
+    return time.perf_counter() - start
