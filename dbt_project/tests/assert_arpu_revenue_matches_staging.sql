@@ -1,3 +1,5 @@
+-- Shown in Dagster as a check on fct_arpu_monthly.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_arpu_monthly'}}}) }}
 -- Total revenue in fct_arpu_monthly per month equals the staged revenue of that month
 -- (transactions of known customers, in months that have active customers of the account type).
 with arpu as (

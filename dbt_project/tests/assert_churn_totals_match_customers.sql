@@ -1,3 +1,5 @@
+-- Shown in Dagster as a check on fct_customer_churn_monthly.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_customer_churn_monthly'}}}) }}
 -- Every churn inside the reporting months is counted exactly once in fct_customer_churn_monthly,
 -- in the month of its churn timestamp (recomputed independently from staging).
 with months as (

@@ -1,3 +1,5 @@
+-- Shown in Dagster as a check on customer_features.
+{{ config(meta={'dagster': {'ref': {'name': 'customer_features'}}}) }}
 -- customer_features carries the same customer attributes as dim_customers and its aggregates
 -- are internally consistent.
 select

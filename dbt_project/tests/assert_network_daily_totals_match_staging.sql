@@ -1,3 +1,5 @@
+-- Shown in Dagster as a check on fct_network_quality_daily.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_network_quality_daily'}}}) }}
 -- Daily event counts, poor-quality counts and data volume in fct_network_quality_daily equal the
 -- staged events, for every day between the first and last date loaded into the mart (a partial
 -- backfill window is respected; a missing day inside it fails).

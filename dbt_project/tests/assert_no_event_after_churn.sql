@@ -1,4 +1,4 @@
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'stg_telco__network_events'}}}) }}
 -- Churned customers generate no network events after their churn timestamp (warning only:
 -- late-arriving network records after a cancellation are plausible in real data).
 select

@@ -1,3 +1,5 @@
+-- Shown in Dagster as a check on stg_telco__network_events.
+{{ config(meta={'dagster': {'ref': {'name': 'stg_telco__network_events'}}}) }}
 -- No network event happens before its customer signed up.
 select
     events.event_id,

@@ -112,7 +112,16 @@ def generate(
             "generator_version": GENERATOR_VERSION,
         }
         record_load(cur, "synthetic", parameters, counts)
+    _analyze_raw(database_url)
     return LoadReport(**counts, seconds=time.perf_counter() - started)
+
+
+def _analyze_raw(database_url: str) -> None:
+    """Fresh planner statistics: right after a bulk load autovacuum has not sampled the new
+    rows, and PostgreSQL then picks very bad plans for the marts' big aggregations."""
+    with connect(database_url, autocommit=True) as conn:
+        for table in RAW_TABLES:
+            conn.execute(f"ANALYZE raw.{table}")
 
 
 def append_day(database_url: str, *, day: dt.date, seed: int, progress: bool = False) -> LoadReport:

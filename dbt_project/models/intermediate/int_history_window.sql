@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 -- Single row: the span of network event history and the data's as-of date.
--- min/max on event_timestamp are served by the raw index on that column.
+-- min/max on event_timestamp are served by the raw index on that column. No row when there are
+-- no events yet (then the month spine is empty and the as-of date is null).
 with bounds as (
 
     select
@@ -17,3 +18,4 @@ select
     date_trunc('month', first_event_at)::date       as first_month,
     date_trunc('month', last_event_at)::date        as last_month
 from bounds
+where last_event_at is not null

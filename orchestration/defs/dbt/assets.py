@@ -25,6 +25,21 @@ def record_build(database_url: str, build_id: str, models_built: int, selection:
         )
 
 
+def raw_history_replaced_since_last_build(database_url: str) -> bool:
+    """True when a full raw load landed after the last successful build (or none exists).
+
+    The network mart is incremental: it only re-processes the last few days. After the raw
+    history is replaced (a new `generate`), those rows would be stale, so the next build
+    must be a full refresh. Appending a day keeps the incremental path.
+    """
+    with connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT (SELECT max(loaded_at) FROM ops.raw_loads WHERE kind <> 'append_day')"
+            " > coalesce((SELECT max(finished_at) FROM ops.data_builds), '-infinity')"
+        ).fetchone()
+    return bool(row and row[0])
+
+
 def build_dbt_assets() -> dg.AssetsDefinition:
     project = dbt_project()
 
@@ -39,7 +54,11 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # dbt reads its connection from the environment (profiles.yml → env_var); the
         # subprocess inherits os.environ, so the URL is split into it here, at run time.
         os.environ.update(dbt_connection_env(url, threads=get_settings().dbt_threads))
-        invocation = dbt.cli(["build"], context=context)
+        args = ["build"]
+        if raw_history_replaced_since_last_build(url):
+            context.log.info("raw history was replaced since the last build: running a full refresh")
+            args.append("--full-refresh")
+        invocation = dbt.cli(args, context=context)
         models_built = 0
         for event in invocation.stream():
             if isinstance(event, dg.Output | dg.MaterializeResult):

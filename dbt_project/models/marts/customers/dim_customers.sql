@@ -46,6 +46,7 @@ select
     coalesce(lifetime_revenue.lifetime_transactions, 0)::integer        as lifetime_transactions,
     history_window.as_of_date
 from customers
-cross join history_window
+left join history_window
+    on true
 left join lifetime_revenue
     on lifetime_revenue.customer_id = customers.customer_id
