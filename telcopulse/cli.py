@@ -12,6 +12,7 @@ app = typer.Typer(
     help="telcopulse: telecom analytics warehouse, dbt marts, Dagster pipeline and MCP query surface.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold URLs with passwords
 )
 
 

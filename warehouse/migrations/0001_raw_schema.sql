@@ -8,7 +8,7 @@
 --     and indexes on (is_churned, created_at) and (customer_id, event_timestamp).
 -- All timestamps are UTC, stored without time zone as the seed does.
 
-CREATE EXTENSION IF NOT EXISTS pgcrypto;  -- gen_random_uuid() on PostgreSQL < 13
+-- gen_random_uuid() is built in from PostgreSQL 13 on (no pgcrypto: the embedded server lacks it).
 CREATE SCHEMA IF NOT EXISTS raw;
 
 CREATE TABLE raw.customers (
