@@ -8,6 +8,7 @@ their environment, as they would in a container.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -144,7 +145,13 @@ def serve_dbt_docs(port: int, host: str = "127.0.0.1") -> int:
 
 
 def _supervise(processes: list[subprocess.Popen[bytes]]) -> int:
-    """Wait until a child exits or Ctrl-C, then stop them all."""
+    """Wait until a child exits, Ctrl-C or SIGTERM (docker stop, kill), then stop them all."""
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started in the background (SIGINT ignored)
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(1)
