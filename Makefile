@@ -34,7 +34,8 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.generator_throughput
+	$(BIN)/python -m bench.pipeline_scaling
 
 docs: $(STAMP)
 	$(BIN)/telcopulse docs

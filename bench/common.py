@@ -6,14 +6,13 @@ import os
 import platform
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
-from warehouse.db import create_database, dbt_connection_env, drop_database, with_database
+from warehouse.db import dbt_connection_env, temporary_database
 from warehouse.migrate import migrate
 from warehouse.settings import DBT_PROJECT_DIR
 
@@ -31,14 +30,9 @@ def machine() -> str:
 
 @contextmanager
 def scratch_database(prefix: str = "tp_bench") -> Iterator[str]:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    create_database(BASE_URL, name)
-    url = with_database(BASE_URL, name)
-    try:
+    with temporary_database(BASE_URL, prefix) as url:
         migrate(url)
         yield url
-    finally:
-        drop_database(BASE_URL, name)
 
 
 @contextmanager

@@ -7,12 +7,11 @@ tests never touch the database named in it, only the one they create.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from warehouse.db import create_database, drop_database, with_database
+from warehouse.db import temporary_database
 from warehouse.migrate import migrate
 
 DEFAULT_BASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -32,24 +31,14 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def run_database_url(base_database_url: str) -> Iterator[str]:
     """A fresh, migrated database for this test run; dropped at the end."""
-    name = f"telcopulse_test_{uuid.uuid4().hex[:10]}"
-    create_database(base_database_url, name)
-    url = with_database(base_database_url, name)
-    try:
+    with temporary_database(base_database_url, "telcopulse_test") as url:
         migrate(url)
         yield url
-    finally:
-        drop_database(base_database_url, name)
 
 
 @pytest.fixture()
 def empty_database_url(base_database_url: str) -> Iterator[str]:
     """A fresh, migrated database for one test that must start empty or may wreck its data."""
-    name = f"telcopulse_test_{uuid.uuid4().hex[:10]}"
-    create_database(base_database_url, name)
-    url = with_database(base_database_url, name)
-    try:
+    with temporary_database(base_database_url, "telcopulse_test") as url:
         migrate(url)
         yield url
-    finally:
-        drop_database(base_database_url, name)

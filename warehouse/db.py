@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -57,3 +58,14 @@ def dbt_connection_env(url: str, *, threads: int = 2) -> dict[str, str]:
         "DBT_PG_DBNAME": str(parts.get("dbname") or "postgres"),
         "DBT_THREADS": str(threads),
     }
+
+
+@contextmanager
+def temporary_database(base_url: str, prefix: str = "telcopulse_tmp") -> Iterator[str]:
+    """A new, empty database on the server of `base_url`, dropped on exit (tests, benchmarks)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    create_database(base_url, name)
+    try:
+        yield with_database(base_url, name)
+    finally:
+        drop_database(base_url, name)

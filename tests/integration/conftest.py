@@ -7,7 +7,6 @@ asset materialized in-process by Dagster, which runs the real `dbt build`.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ import pytest
 from orchestration.definitions import build_definitions
 from orchestration.refresh import RefreshReport, refresh_all
 from orchestration.resources import WarehouseResource
-from warehouse.db import create_database, drop_database, with_database
+from warehouse.db import temporary_database
 from warehouse.migrate import migrate
 
 PIPELINE_CUSTOMERS = 800
@@ -36,10 +35,7 @@ class PipelineRun:
 
 @pytest.fixture(scope="session")
 def pipeline(base_database_url: str) -> Iterator[PipelineRun]:
-    name = f"telcopulse_test_{uuid.uuid4().hex[:10]}"
-    create_database(base_database_url, name)
-    url = with_database(base_database_url, name)
-    try:
+    with temporary_database(base_database_url, "telcopulse_test") as url:
         migrate(url)
         defs = build_definitions(WarehouseResource(database_url=url))
         report = refresh_all(
@@ -49,5 +45,3 @@ def pipeline(base_database_url: str) -> Iterator[PipelineRun]:
             ),
         )
         yield PipelineRun(database_url=url, report=report)
-    finally:
-        drop_database(base_database_url, name)
