@@ -7,6 +7,7 @@ their environment, as they would in a container.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -86,6 +87,8 @@ def _start_dagster_ui(host: str, port: int) -> subprocess.Popen[bytes]:
             str(port),
         ],
         cwd=PROJECT_ROOT,
+        start_new_session=True,
+        preexec_fn=_default_signals_in_child,
     )
 
 
@@ -132,6 +135,8 @@ def _start_docs_server(port: int, host: str = "127.0.0.1") -> subprocess.Popen[b
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_default_signals_in_child,
     )
 
 
@@ -144,27 +149,50 @@ def serve_dbt_docs(port: int, host: str = "127.0.0.1") -> int:
     return _supervise([process])
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _install_stop_handlers() -> None:
+    """Ctrl-C and SIGTERM both stop `up` cleanly, also when it runs as a background job
+    (where SIGINT starts out ignored) and after Dagster's in-process run changed them."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+
+
+def _default_signals_in_child() -> None:
+    """Children start with default SIGINT/SIGTERM, whatever this process inherited or set."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal a child's whole process group: `dagster dev` runs a webserver, a daemon and
+    code servers of its own, which must not outlive `up`. SIGINT first, because that is
+    what `dagster dev` shuts down cleanly on; escalate when it is ignored (background jobs)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
 def _supervise(processes: list[subprocess.Popen[bytes]]) -> int:
     """Wait until a child exits, Ctrl-C or SIGTERM (docker stop, kill), then stop them all."""
 
-    def _interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)  # also when started in the background (SIGINT ignored)
+    _install_stop_handlers()
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(1)
     except KeyboardInterrupt:
         _say("stopping")
     for process in processes:
-        if process.poll() is None:
-            process.terminate()
+        _signal_group(process, signal.SIGINT)
     for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for follow_up in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                process.wait(timeout=15)
+                break
+            except subprocess.TimeoutExpired:
+                _signal_group(process, follow_up)
+        _signal_group(process, signal.SIGKILL)  # grandchildren a child left behind
     return 0
 
 
@@ -194,6 +222,7 @@ def run_up(*, serve: bool = True, docs_port: int = 8080) -> int:
         return 1
     if not serve:
         return 0
+    _install_stop_handlers()
     processes = [_start_dagster_ui(settings.dagster_host, settings.dagster_port)]
     if _generate_dbt_docs():
         processes.append(_start_docs_server(docs_port))
