@@ -86,6 +86,27 @@ def docs(
 
 
 @app.command()
+def serve(
+    transport: Annotated[
+        str, typer.Option(help="stdio (for Claude Desktop) or http (streamable HTTP).")
+    ] = "stdio",
+    host: Annotated[str | None, typer.Option(help="HTTP bind address (default TELCOPULSE_MCP_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default TELCOPULSE_MCP_PORT).")] = None,
+) -> None:
+    """Serve the MCP server: tools, resources and prompts over stdio or streamable HTTP at /mcp."""
+    from mcp_server.http import serve_http, serve_stdio
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    if transport == "stdio":
+        serve_stdio(settings)
+    elif transport == "http":
+        serve_http(settings, host=host or settings.mcp_host, port=port or settings.mcp_port)
+    else:
+        raise typer.BadParameter("transport must be stdio or http", param_hint="--transport")
+
+
+@app.command()
 def up(
     serve: Annotated[bool, typer.Option(help="Keep serving after the refresh (--no-serve exits).")] = True,
 ) -> None:

@@ -121,6 +121,16 @@ def _generate_dbt_docs() -> bool:
     return result.returncode == 0
 
 
+def _start_mcp_server(host: str, port: int) -> subprocess.Popen[bytes]:
+    """`telcopulse serve --transport http` as a child, so Ctrl-C stops it with the rest."""
+    return subprocess.Popen(
+        [str(VENV_BIN / "telcopulse"), "serve", "--transport", "http", "--host", host, "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        start_new_session=True,
+        preexec_fn=_default_signals_in_child,
+    )
+
+
 def _start_docs_server(port: int, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -227,6 +237,15 @@ def run_up(*, serve: bool = True, docs_port: int = 8080) -> int:
     if _generate_dbt_docs():
         processes.append(_start_docs_server(docs_port))
         _say(f"dbt docs (data dictionary): http://127.0.0.1:{docs_port}")
+    processes.append(_start_mcp_server(settings.mcp_host, settings.mcp_port))
+    if _wait_for_port(settings.mcp_host, settings.mcp_port, timeout=60):
+        _say(f"MCP server (streamable HTTP): http://{settings.mcp_host}:{settings.mcp_port}/mcp")
+        _say(
+            "  try: npx @modelcontextprotocol/inspector --cli "
+            f"http://{settings.mcp_host}:{settings.mcp_port}/mcp --transport http --method tools/list"
+        )
+    else:
+        _say("MCP server did not come up within 60 s; see its output above")
     if _wait_for_port(settings.dagster_host, settings.dagster_port, timeout=120):
         _say(f"Dagster UI: http://{settings.dagster_host}:{settings.dagster_port}  (Ctrl-C stops everything)")
     else:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -41,6 +43,43 @@ def drop_database(url: str, dbname: str) -> None:
         conn.execute(
             psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(dbname))
         )
+
+
+def as_url(conninfo: str) -> str:
+    """A `postgresql://` URL for any libpq connection string (asyncpg accepts only URLs).
+
+    Key/value strings (`host=... dbname=...`) come from `with_database`; a unix-socket host
+    (embedded PostgreSQL) goes into the query string, as libpq and asyncpg both read it there.
+    """
+    scheme, sep, _rest = conninfo.partition("://")
+    if sep:
+        return f"{scheme.split('+')[0]}://{_rest}"
+    params = conninfo_to_dict(conninfo)
+    user = quote(str(params.pop("user", "") or ""), safe="")
+    password = quote(str(params.pop("password", "") or ""), safe="")
+    host = str(params.pop("host", "") or "")
+    port = str(params.pop("port", "") or "")
+    dbname = quote(str(params.pop("dbname", "") or ""), safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    if host.startswith("/"):
+        params["host"] = host
+        netloc = credentials.rstrip("@") + "@" if credentials else ""
+        location = netloc + (f":{port}" if port else "")
+    else:
+        location = credentials + host + (f":{port}" if port else "")
+    query = urlencode({k: str(v) for k, v in params.items() if v is not None})
+    return f"postgresql://{location}/{dbname}" + (f"?{query}" if query else "")
+
+
+def warehouse_id(url: str) -> str:
+    """Short stable id of a warehouse (server + database, no credentials) for shared-Redis namespaces.
+
+    Two warehouses may share one Redis (tests do); their data versions could coincide, so
+    cache keys carry this id too.
+    """
+    params = conninfo_to_dict(as_url(url))
+    identity = f"{params.get('host') or ''}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:12]
 
 
 def dbt_connection_env(url: str, *, threads: int = 2) -> dict[str, str]:

@@ -11,7 +11,7 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warehouse.db import dbt_connection_env
@@ -60,6 +60,46 @@ class Settings(BaseSettings):
     refresh_cron: str = Field(default="0 3 * * *", description="Cron (UTC) of the daily mart refresh.")
     dbt_threads: int = Field(default=2, ge=1, description="dbt worker threads.")
 
+    # --- MCP server ---
+    mcp_host: str = Field(default="127.0.0.1", description="MCP streamable-HTTP bind address.")
+    mcp_port: int = Field(default=8000, description="MCP streamable-HTTP port (endpoint path /mcp).")
+    mcp_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra Host header values the HTTP transport accepts (DNS-rebinding protection), "
+        'e.g. ["mcp.example.com"]. Local addresses are always allowed.',
+    )
+    mcp_stateless: bool = Field(
+        default=False,
+        description="Serve HTTP without server-side MCP sessions, so any replica can answer any request.",
+    )
+    db_pool_min: int = Field(default=5, ge=1, description="asyncpg pool minimum connections.")
+    db_pool_max: int = Field(default=20, ge=1, description="asyncpg pool maximum connections.")
+    query_role: str = Field(
+        default="telcopulse_query",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL role ad-hoc SQL runs as (SELECT-only on the allowed schemas).",
+    )
+    query_schemas: list[str] = Field(
+        default_factory=lambda: ["marts", "intermediate", "staging"],
+        description="Schemas the query role may read.",
+    )
+    query_timeout_max: int = Field(default=120, ge=1, description="Upper bound (s) on a query's timeout.")
+    query_max_rows: int = Field(default=5_000, ge=1, description="Rows returned per page at most.")
+    query_max_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Serialized result bytes per page at most (JSON)."
+    )
+    query_cache_ttl: int = Field(default=300, ge=0, description="Query-result cache TTL (s); 0 disables.")
+    session_default_ttl: int = Field(default=3600, ge=1, description="Session TTL (s) when none is given.")
+    session_max_ttl: int = Field(default=7 * 86400, ge=1, description="Longest session TTL (s) allowed.")
+    fernet_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys (newest first) for session data. "
+        "Unset: a key is generated once into <data_dir>/fernet.key (mode 0600).",
+    )
+    dbt_manifest_path: Path | None = Field(
+        default=None, description="dbt manifest the data dictionary reads. Unset: dbt_project/target."
+    )
+
     def require_database_url(self) -> str:
         """Return the warehouse URL or fail with a message that says how to fix it."""
         if not self.database_url:
@@ -72,6 +112,14 @@ class Settings(BaseSettings):
     @property
     def dagster_home(self) -> Path:
         return self.dagster_home_dir or self.data_dir / "dagster_home"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dbt_manifest_path or DBT_PROJECT_DIR / "target" / "manifest.json"
+
+    @property
+    def fernet_key_file(self) -> Path:
+        return self.data_dir / "fernet.key"
 
     def history_end(self) -> dt.date:
         return self.end_date or dt.datetime.now(dt.UTC).date()

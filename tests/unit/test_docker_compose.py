@@ -20,6 +20,8 @@ REQUIRED = {
     "dagster-webserver",
     "dagster-daemon",
     "dbt-docs",
+    "mcp-server",
+    "mcp-gateway",
 }
 # Variables read by the images we run, not by our settings class.
 FOREIGN_VARS = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}
@@ -107,3 +109,21 @@ def test_no_password_is_committed() -> None:
     for var in ("DATABASE_URL", "DAGSTER_PG_URL"):
         url = SERVICES["dagster-code"]["environment"][var]
         assert re.search(r"://[^:/]+:\$\{[A-Z_]+:\?[^}]*\}@", url), f"{var} must take its password from env"
+
+
+def test_mcp_replicas_are_stateless_behind_the_gateway(monkeypatch) -> None:
+    server = SERVICES["mcp-server"]
+    assert server["deploy"]["replicas"] >= 2
+    for key, value in server["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    env = Settings()
+    assert env.mcp_stateless is True
+    assert "mcp-gateway" in env.mcp_allowed_hosts
+    assert str(Settings().mcp_port) in " ".join(server["command"])
+    assert server["environment"]["TELCOPULSE_FERNET_KEYS"].startswith("${TELCOPULSE_FERNET_KEYS:?")
+    nginx = (PROJECT_ROOT / "deploy/nginx.conf").read_text()
+    assert f"server mcp-server:{Settings().mcp_port};" in nginx
+    assert "proxy_buffering off;" in nginx
+    gateway = SERVICES["mcp-gateway"]
+    assert any(str(p).endswith(f":{Settings().mcp_port}") for p in gateway["ports"])
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in gateway["volumes"]

@@ -1,0 +1,218 @@
+"""MCP server latency and load, measured side by side in one run.
+
+Targets, each called with the same mart query:
+  direct   - asyncpg pool in this process (the database floor)
+  bare     - bench.bare_mcp_server over streamable HTTP (the SDK floor)
+  ours     - `telcopulse serve --transport http`, result cache off (uncached path)
+  cached   - the same server with the result cache on, after one warm-up call
+Then C concurrent MCP clients call `query_mart` on our server for D seconds.
+
+    .venv/bin/python -m bench.mcp_latency --customers 5000 --calls 300 --clients 200 --duration 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+from cryptography.fernet import Fernet
+from mcp import Client
+
+from bench.common import dbt, machine, scratch_database
+from warehouse.db import as_url
+from warehouse.generator import generate
+
+END = dt.date(2026, 10, 31)
+SQL = (
+    "SELECT month, account_type, sum(revenue) AS revenue, max(active_customers) AS active_customers "
+    "FROM marts.fct_arpu_monthly WHERE account_type = 'Basic' GROUP BY 1, 2 ORDER BY 1"
+)
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _process(args: list[str], env: dict[str, str], health: str) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(args, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(health, timeout=1)
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{args} did not start") from None
+                time.sleep(0.2)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def _latencies(
+    targets: dict[str, Callable[[], Awaitable[object]]], calls: int
+) -> dict[str, list[float]]:
+    for call in targets.values():  # warm-up: connections, prepared plans, caches
+        for _ in range(5):
+            await call()
+    samples: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(calls):  # interleaved, so drift hits every target alike
+        for name, call in targets.items():
+            start = time.perf_counter()
+            await call()
+            samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+async def _load(url: str, clients: int, duration: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.monotonic() + duration
+    variants = ["Basic", "Premium", "Enterprise"]
+
+    async def worker(index: int) -> None:
+        nonlocal errors
+        try:
+            async with Client(url, read_timeout_seconds=120) as client:
+                i = index
+                while time.monotonic() < stop_at:
+                    i += 1
+                    start = time.perf_counter()
+                    result = await client.call_tool(
+                        "query_mart",
+                        {
+                            "mart": "fct_arpu_monthly",
+                            "columns": ["month", "sum(revenue)"],
+                            "filters": [{"column": "account_type", "value": variants[i % 3]}],
+                            "group_by": ["month"],
+                        },
+                    )
+                    latencies.append(time.perf_counter() - start)
+                    if result.is_error:
+                        errors += 1
+        except Exception:
+            errors += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    elapsed = time.monotonic() - started
+    return {
+        "calls": len(latencies),
+        "throughput": len(latencies) / elapsed,
+        "p50": _pct(latencies, 0.50),
+        "p95": _pct(latencies, 0.95),
+        "p99": _pct(latencies, 0.99),
+        "errors": errors,
+    }
+
+
+async def _measure(url: str, args: argparse.Namespace, env: dict[str, str]) -> None:
+    ports = {name: _free_port() for name in ("bare", "ours", "cached")}
+    uncached_env = {**env, "TELCOPULSE_QUERY_CACHE_TTL": "0"}
+    serve = [str(BIN / "telcopulse"), "serve", "--transport", "http", "--port"]
+    with (
+        _process(
+            [sys.executable, "-m", "bench.bare_mcp_server", str(ports["bare"])],
+            env,
+            f"http://127.0.0.1:{ports['bare']}/mcp",
+        ),
+        _process([*serve, str(ports["ours"])], uncached_env, f"http://127.0.0.1:{ports['ours']}/healthz"),
+        _process(
+            [*serve, str(ports["cached"])], env, f"http://127.0.0.1:{ports['cached']}/healthz"
+        ) as cached_proc,
+    ):
+        pool = await asyncpg.create_pool(as_url(url), min_size=2, max_size=5)
+        async with (
+            Client(f"http://127.0.0.1:{ports['bare']}/mcp") as bare,
+            Client(f"http://127.0.0.1:{ports['ours']}/mcp") as ours,
+            Client(f"http://127.0.0.1:{ports['cached']}/mcp") as cached,
+        ):
+            targets = {
+                "direct asyncpg": lambda: pool.fetch(SQL),
+                "bare MCPServer (HTTP)": lambda: bare.call_tool("run_query", {"sql": SQL}),
+                "telcopulse uncached (HTTP)": lambda: ours.call_tool("query_database", {"query": SQL}),
+                "telcopulse cached (HTTP)": lambda: cached.call_tool("query_database", {"query": SQL}),
+            }
+            samples = await _latencies(targets, args.calls)
+        await pool.close()
+        p50 = {name: _pct(s, 0.5) for name, s in samples.items()}
+        p95 = {name: _pct(s, 0.95) for name, s in samples.items()}
+        print(f"\nsequential latency, {args.calls} calls each, interleaved (ms)")
+        print(f"{'target':30} {'p50':>8} {'p95':>8}")
+        for name in samples:
+            print(f"{name:30} {p50[name]:8.2f} {p95[name]:8.2f}")
+        direct, bare_name, ours_name, cached_name = list(samples)
+        print(
+            f"ratios p50/p95: ours uncached vs direct {p50[ours_name] / p50[direct]:.2f}x / "
+            f"{p95[ours_name] / p95[direct]:.2f}x; "
+            f"ours uncached vs bare {p50[ours_name] / p50[bare_name]:.2f}x / "
+            f"{p95[ours_name] / p95[bare_name]:.2f}x; bare vs direct {p50[bare_name] / p50[direct]:.2f}x; "
+            f"cached vs uncached {p50[cached_name] / p50[ours_name]:.2f}x"
+        )
+        if args.clients:
+            rss_before = _rss_mib(cached_proc.pid)
+            load = await _load(f"http://127.0.0.1:{ports['cached']}/mcp", args.clients, args.duration)
+            print(
+                f"\nload: {args.clients} concurrent clients x {args.duration:.0f}s on query_mart (cache on): "
+                f"{load['calls']:.0f} calls, {load['throughput']:.1f} calls/s, p50 {load['p50']:.1f} ms, "
+                f"p95 {load['p95']:.1f} ms, p99 {load['p99']:.1f} ms, errors {load['errors']:.0f}; "
+                f"server RSS {rss_before:.0f} -> {_rss_mib(cached_proc.pid):.0f} MiB"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=5_000)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=30.0)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    with scratch_database() as url, tempfile.TemporaryDirectory() as data_dir:
+        report = generate(url, customers=args.customers, seed=42, end_date=END, progress=False)
+        dbt(url, "run")
+        print(f"warehouse: {report.customers:,} customers, {report.network_events:,} events")
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "DATABASE_URL": as_url(url),
+            "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+            "TELCOPULSE_DATA_DIR": data_dir,
+            "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
+        }
+        asyncio.run(_measure(url, args, env))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""MCP query surface of telcopulse: tools, resources and prompts over stdio and streamable HTTP."""

@@ -1,0 +1,143 @@
+"""The MCP server: tools, resources and prompts over one shared application context."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp_types import Completion, PromptReference, ResourceTemplateReference
+from pydantic import ValidationError
+
+from mcp_server import prompts
+from mcp_server.context import SharedAppContext
+from mcp_server.errors import InputValidationError, ResourceLookupError, ResourceUnavailable, TelcopulseError
+from mcp_server.resources.dictionary import render_dictionary
+from mcp_server.resources.schema import render_schema
+from mcp_server.resources.templates import TEMPLATES, analysis_types
+from mcp_server.tools import marts, sessions, sql
+from warehouse.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+INSTRUCTIONS = """telcopulse: telecom analytics warehouse (customers, network events, revenue).
+Start with list_marts (curated marts and their documentation) and query_mart; use query_database for
+ad-hoc read-only SQL. Read docs://data_dictionary for definitions and business rules,
+schema://database/main for every table, templates://analysis/{type} for standard analyses.
+Keep intermediate results in a session (session_create, then save_as / session_update).
+Errors start with their name (ValidationError, QueryError, TimeoutError, NotFound, ...)
+and say what to change."""
+
+
+def _describe_validation_error(error: ValidationError) -> str:
+    """Field names and what was expected, never the rejected values (they may be sensitive)."""
+    problems = []
+    for item in error.errors()[:5]:
+        location = ".".join(str(part) for part in item.get("loc", ()) if part != "__root__") or "arguments"
+        problems.append(f"{location}: {item.get('msg', 'invalid')}")
+    more = len(error.errors()) - len(problems)
+    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
+
+
+class TelcopulseMCP(MCPServer):
+    """MCPServer whose tool errors read `<Name>: <what to change>` and leak nothing else."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            incident = uuid.uuid4().hex[:12]
+            logger.error("tool %s failed unexpectedly (incident %s)", name, incident, exc_info=exc.__cause__)
+            raise TelcopulseError(
+                f"the tool failed unexpectedly (incident {incident}); the server log has the details"
+            ) from None
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, TelcopulseError):
+                raise cause from None
+            if isinstance(cause, ValidationError):
+                raise InputValidationError(
+                    _describe_validation_error(cause), hint="check the tool's inputSchema"
+                ) from None
+            if name not in {tool.name for tool in await self.list_tools()}:
+                raise _unknown_tool(name, [tool.name for tool in await self.list_tools()]) from None
+            raise
+
+
+def _unknown_tool(name: str, known: list[str]) -> TelcopulseError:
+    from mcp_server.errors import NotFound
+
+    return NotFound(f"no tool named {name!r}", hint=f"tools are: {', '.join(sorted(known))}")
+
+
+def build_server(settings: Settings | None = None) -> TelcopulseMCP:
+    settings = settings or get_settings()
+    shared = SharedAppContext(settings)
+    server = TelcopulseMCP(
+        "telcopulse",
+        title="telcopulse telecom analytics",
+        instructions=INSTRUCTIONS,
+        version="0.1.0",
+        lifespan=shared.lifespan,
+    )
+    sql.register(server)
+    marts.register(server)
+    sessions.register(server)
+    prompts.register(server)
+    _register_resources(server, shared)
+    return server
+
+
+def _register_resources(server: MCPServer, shared: SharedAppContext) -> None:
+    @server.resource(
+        "schema://database/main",
+        name="warehouse_schema",
+        description="Live warehouse schema: schemas, tables, columns, types, constraints, indexes, "
+        "row estimates.",
+        mime_type="text/markdown",
+    )
+    async def warehouse_schema() -> str:
+        app = shared.get()
+        return await render_schema(app.pool, app.settings.query_schemas)
+
+    @server.resource(
+        "docs://data_dictionary",
+        name="data_dictionary",
+        description="Data dictionary from dbt docs: every model and column, business rules and tests.",
+        mime_type="text/markdown",
+    )
+    async def data_dictionary() -> str:
+        text = render_dictionary(shared.get().manifest)
+        if text is None:
+            raise ResourceUnavailable(
+                "the dbt manifest is missing; run `telcopulse refresh` to build the marts"
+            )
+        return text
+
+    @server.resource(
+        "templates://analysis/{type}",
+        name="analysis_template",
+        description="Parameters, defaults and example calls of a standard analysis "
+        f"({', '.join(analysis_types())}).",
+        mime_type="application/json",
+    )
+    async def analysis_template(type: str) -> str:
+        template = TEMPLATES.get(type)
+        if template is None:
+            raise ResourceLookupError(
+                f"no analysis template {type!r}; valid types are: {', '.join(analysis_types())}"
+            )
+        return json.dumps({"analysis_type": type, **template}, indent=2)
+
+    @server.completion()
+    async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
+        if isinstance(ref, ResourceTemplateReference) and argument.name == "type":
+            values = [t for t in analysis_types() if t.startswith(argument.value or "")]
+            return Completion(values=values, total=len(values), has_more=False)
+        if isinstance(ref, PromptReference) and argument.name == "segment":
+            values = [s for s in ("account_type", "location") if s.startswith(argument.value or "")]
+            return Completion(values=values, total=len(values), has_more=False)
+        return None

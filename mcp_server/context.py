@@ -1,0 +1,145 @@
+"""Long-lived state the tools share: pools, caches, the session store.
+
+Built once per process by the server's lifespan (once for the HTTP app, once per stdio
+run), never at import. Tools reach it through `app_context(ctx)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from mcp.server.mcpserver import Context
+
+from mcp_server.cache import DataVersion, QueryCache
+from mcp_server.catalog import Manifest, Mart, load_marts
+from mcp_server.errors import Unavailable
+from mcp_server.query.executor import ReadOnlyExecutor
+from mcp_server.sessions.store import PostgresArchiver, SessionStore
+from warehouse.db import as_url, warehouse_id
+from warehouse.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    executor: ReadOnlyExecutor
+    cache: QueryCache
+    version: DataVersion
+    sessions: SessionStore
+    archiver: PostgresArchiver
+    manifest: Manifest
+    _marts: tuple[str, dict[str, Mart]] | None = None
+    _marts_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def marts(self) -> dict[str, Mart]:
+        """The live marts, re-read when the data version changes (a build may add columns)."""
+        version = await self.version.current()
+        if self._marts is None or self._marts[0] != version:
+            async with self._marts_lock:
+                if self._marts is None or self._marts[0] != version:
+                    self._marts = (version, await load_marts(self.pool, self.manifest))
+        return self._marts[1]
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.execute("SET application_name = 'telcopulse-mcp'")
+
+
+@asynccontextmanager
+async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
+    database_url = settings.require_database_url()
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set; the MCP server keeps sessions and caches in Redis.")
+    try:
+        pool = await asyncpg.create_pool(
+            as_url(database_url),
+            min_size=min(settings.db_pool_min, settings.db_pool_max),
+            max_size=settings.db_pool_max,
+            init=_init_connection,
+            command_timeout=settings.query_timeout_max + 10,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise RuntimeError(
+            f"cannot connect to the warehouse ({type(exc).__name__}); check DATABASE_URL"
+        ) from exc
+    cache_prefix = f"telcopulse:qcache:{warehouse_id(database_url)}"
+    redis = aioredis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
+    try:
+        context = AppContext(
+            settings=settings,
+            pool=pool,
+            redis=redis,
+            executor=ReadOnlyExecutor(
+                pool,
+                role=settings.query_role,
+                readable_schemas=settings.query_schemas,
+                max_rows=settings.query_max_rows,
+                max_bytes=settings.query_max_bytes,
+            ),
+            cache=QueryCache(redis, ttl_seconds=settings.query_cache_ttl, prefix=cache_prefix),
+            version=DataVersion(pool),
+            sessions=SessionStore.from_settings(redis, settings),
+            archiver=PostgresArchiver(pool),
+            manifest=Manifest(settings.manifest_path),
+        )
+        yield context
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+class SharedAppContext:
+    """One AppContext per server object, however many connections enter its lifespan.
+
+    Stdio and HTTP enter the lifespan once; in-memory clients (tests) enter it per
+    connection, and static resources cannot receive a request context at all, so they
+    read it here. The first entrant opens the pools, the last one out closes them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._context: AppContext | None = None
+        self._stack: AsyncExitStack | None = None
+        self._users = 0
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def lifespan(self, _server: object) -> AsyncIterator[AppContext]:
+        async with self._lock:
+            if self._users == 0:
+                stack = AsyncExitStack()
+                self._context = await stack.enter_async_context(open_app_context(self._settings))
+                self._stack = stack
+            self._users += 1
+        try:
+            assert self._context is not None
+            yield self._context
+        finally:
+            async with self._lock:
+                self._users -= 1
+                if self._users == 0 and self._stack is not None:
+                    stack, self._stack, self._context = self._stack, None, None
+                    await stack.aclose()
+
+    def get(self) -> AppContext:
+        if self._context is None:
+            raise Unavailable("the server is still starting; retry in a moment")
+        return self._context
+
+
+def app_context(ctx: Context[Any, Any]) -> AppContext:
+    state = ctx.request_context.lifespan_context
+    if not isinstance(state, AppContext):
+        raise Unavailable("the server is still starting; retry in a moment")
+    return state

@@ -1,0 +1,157 @@
+"""Runs already-vetted SQL the only way ad-hoc SQL may run here.
+
+Every query gets its own read-only transaction on a pooled connection, switches to the
+least-privilege query role, and carries a statement timeout, so even SQL that slipped
+past the parser could neither write, nor read raw/ops, nor run forever. asyncpg uses the
+extended protocol: one statement per call, so `COMMIT; ...` cannot escape the
+transaction. A page is fetched with LIMIT n+1 around the query, which both bounds
+the work and tells whether more rows exist.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from mcp_server.errors import QueryError, QueryTimeout, Unavailable
+from mcp_server.query.values import ArgumentTypeError, coerce_arguments, row_converters
+
+logger = logging.getLogger(__name__)
+
+# SQLSTATE classes whose primary message is about the caller's SQL and safe to show.
+_USER_FACING_CLASSES = ("22", "42", "21", "2F", "0A")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Page:
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    has_more: bool
+    truncated_by_bytes: bool
+    next_offset: int | None
+
+
+class ReadOnlyExecutor:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        role: str,
+        readable_schemas: list[str],
+        max_rows: int,
+        max_bytes: int,
+        lock_timeout_ms: int = 5_000,
+    ) -> None:
+        self._pool = pool
+        self._role = role
+        self._readable = ", ".join(readable_schemas)
+        self._max_rows = max_rows
+        self._max_bytes = max_bytes
+        self._lock_timeout_ms = lock_timeout_ms
+
+    @property
+    def max_rows(self) -> int:
+        return self._max_rows
+
+    async def fetch_page(
+        self, sql: str, args: tuple[Any, ...] | list[Any], *, timeout_s: float, offset: int, limit: int
+    ) -> Page:
+        limit = max(1, min(limit, self._max_rows))
+        wrapped = f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {limit + 1} OFFSET {int(offset)}"
+        timeout_ms = max(1, int(timeout_s * 1000))
+        try:
+            async with self._pool.acquire(timeout=10) as conn, conn.transaction(readonly=True):
+                # Our own fixed text (simple protocol is fine); every setting ends with the transaction.
+                await conn.execute(
+                    f'SET LOCAL ROLE "{self._role}"; '
+                    f"SET LOCAL statement_timeout = {timeout_ms}; "
+                    f"SET LOCAL lock_timeout = {min(self._lock_timeout_ms, timeout_ms)}; "
+                    "SET LOCAL idle_in_transaction_session_timeout = 60000"
+                )
+                statement = await conn.prepare(wrapped)
+                param_types = [t.name for t in statement.get_parameters()]
+                bound = coerce_arguments(param_types, list(args))
+                records = await statement.fetch(*bound, timeout=timeout_s + 5)
+                attributes = statement.get_attributes()
+        except ArgumentTypeError as exc:
+            raise QueryError(
+                str(exc), hint="pass dates as 'YYYY-MM-DD' strings and numbers as numbers"
+            ) from None
+        except asyncpg.QueryCanceledError:
+            raise QueryTimeout(
+                f"the query ran longer than its {timeout_s:g} s timeout and was cancelled",
+                hint="filter earlier (WHERE on the time column), aggregate in SQL, or raise `timeout`",
+            ) from None
+        except TimeoutError:
+            raise QueryTimeout(f"no answer within {timeout_s:g} s; the query was abandoned") from None
+        except asyncpg.ReadOnlySQLTransactionError:
+            raise QueryError("the query tried to change data; only reads are allowed") from None
+        except asyncpg.InsufficientPrivilegeError:
+            raise QueryError(
+                "permission denied: that relation or function is not readable through this tool",
+                hint=f"readable schemas are {self._readable}; use list_marts to see the curated tables",
+            ) from None
+        except asyncpg.PostgresError as exc:
+            sqlstate = getattr(exc, "sqlstate", "") or ""
+            if sqlstate.startswith(_USER_FACING_CLASSES):
+                raise QueryError(_primary_message(exc), hint=getattr(exc, "hint", None)) from None
+            logger.warning("query failed with SQLSTATE %s (%s)", sqlstate, type(exc).__name__)
+            raise QueryError(f"the database could not run the query (SQLSTATE {sqlstate})") from None
+        except (OSError, asyncpg.InterfaceError) as exc:
+            logger.warning("warehouse unavailable: %s", type(exc).__name__)
+            raise Unavailable("the warehouse database is not reachable right now; retry shortly") from None
+
+        columns = _columns(attributes)
+        converters = row_converters([c.type for c in columns])
+        names = [c.name for c in columns]
+        has_more = len(records) > limit
+        rows: list[dict[str, Any]] = []
+        size = 2
+        truncated_by_bytes = False
+        for record in records[:limit]:
+            row = {
+                name: convert(value) for name, convert, value in zip(names, converters, record, strict=True)
+            }
+            size += len(json.dumps(row, separators=(",", ":"), default=str)) + 1
+            if size > self._max_bytes and rows:
+                truncated_by_bytes = True
+                break
+            rows.append(row)
+        more = has_more or truncated_by_bytes
+        return Page(
+            columns=columns,
+            rows=rows,
+            has_more=more,
+            truncated_by_bytes=truncated_by_bytes,
+            next_offset=offset + len(rows) if more else None,
+        )
+
+
+def _primary_message(exc: asyncpg.PostgresError) -> str:
+    message = str(getattr(exc, "message", "") or exc).splitlines()[0]
+    return message.replace("_telcopulse_q.", "").replace('"_telcopulse_q"', "the query")
+
+
+def _columns(attributes: Any) -> list[Column]:
+    """Column names made unique (`?column?` twice would collide as dict keys)."""
+    seen: dict[str, int] = {}
+    columns = []
+    for attribute in attributes:
+        name = attribute.name
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[attribute.name]}"
+        else:
+            seen[name] = 1
+        columns.append(Column(name=name, type=attribute.type.name))
+    return columns

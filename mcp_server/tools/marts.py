@@ -1,0 +1,114 @@
+"""`list_marts` and `query_mart`: the curated marts without writing SQL."""
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, Field
+
+from mcp_server.context import app_context
+from mcp_server.errors import InputValidationError
+from mcp_server.query.mart_sql import Filter, build_mart_query
+from mcp_server.query.service import QueryResult, run_query
+from mcp_server.tools.common import READ_ONLY, save_result
+
+
+class MartColumn(BaseModel):
+    name: str
+    type: str
+    description: str
+    tests: list[str] = Field(default_factory=list, description="dbt tests guarding this column")
+
+
+class MartInfo(BaseModel):
+    name: str
+    grain: str = Field(description="What one row is")
+    description: str
+    time_column: str | None = Field(description="Column to filter or trend on")
+    columns: list[MartColumn]
+    row_estimate: int = Field(description="Approximate rows (planner statistics)")
+    last_built_at: str | None = Field(description="When the marts were last rebuilt (UTC, ISO 8601)")
+    data_version: str
+
+
+class MartList(BaseModel):
+    marts: list[MartInfo]
+
+
+_LAST_BUILD_SQL = "SELECT max(finished_at) FROM ops.data_builds"
+
+
+def register(server: MCPServer) -> None:
+    @server.tool(
+        name="list_marts",
+        description="List the curated marts: grain, description, columns with their documentation "
+        "(the dbt data dictionary) and freshness. Start here, then use query_mart.",
+        annotations=READ_ONLY,
+    )
+    async def list_marts(ctx: Context) -> MartList:
+        app = app_context(ctx)
+        marts = await app.marts()
+        last_built = await app.pool.fetchval(_LAST_BUILD_SQL)
+        version = await app.version.current()
+        return MartList(
+            marts=[
+                MartInfo(
+                    name=m.name,
+                    grain=m.grain,
+                    description=m.description,
+                    time_column=m.time_column,
+                    columns=[
+                        MartColumn(name=c.name, type=c.type, description=c.description, tests=list(c.tests))
+                        for c in m.columns
+                    ],
+                    row_estimate=m.row_estimate,
+                    last_built_at=last_built.isoformat() if last_built else None,
+                    data_version=version,
+                )
+                for m in sorted(marts.values(), key=lambda m: m.name)
+            ]
+        )
+
+    @server.tool(
+        name="query_mart",
+        description="Read a mart with validated columns, filters, grouping and ordering - no SQL needed. "
+        'columns: names or aggregates like "sum(revenue)", "avg(churn_rate)", "count(*)", '
+        '"count_distinct(location)" (output names sum_revenue, count, ...). filters: '
+        '[{"column": "account_type", "op": "=", "value": "Basic"}]. order_by: ["month desc"]. '
+        "Pages like query_database (cursor / next_cursor).",
+        annotations=READ_ONLY,
+    )
+    async def query_mart(
+        mart: Annotated[str, Field(description="Mart name from list_marts, e.g. fct_arpu_monthly")],
+        ctx: Context,
+        columns: Annotated[list[str] | None, Field(description="Columns/aggregates; default all")] = None,
+        filters: Annotated[list[Filter] | None, Field(description="Conditions, all must hold")] = None,
+        group_by: Annotated[list[str] | None, Field(description="Columns to group by")] = None,
+        order_by: Annotated[list[str] | None, Field(description='e.g. ["month desc"]')] = None,
+        limit: Annotated[int, Field(ge=1, le=50_000, description="Rows per page")] = 100,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
+        session_id: Annotated[str | None, Field(description="Session to save the rows into")] = None,
+        save_as: Annotated[str | None, Field(description="Session data key for the rows")] = None,
+    ) -> QueryResult:
+        app = app_context(ctx)
+        marts = await app.marts()
+        if mart not in marts:
+            raise InputValidationError(
+                f"unknown mart {mart!r}", hint=f"marts are: {', '.join(sorted(marts)) or 'none built yet'}"
+            )
+        built = build_mart_query(
+            marts[mart], columns=columns, filters=filters, group_by=group_by, order_by=order_by
+        )
+        result = await run_query(
+            executor=app.executor,
+            cache=app.cache,
+            version=app.version,
+            sql=built.sql,
+            args=built.args,
+            fingerprint=built.fingerprint,
+            timeout_s=app.settings.query_timeout_max,
+            page_size=limit,
+            cursor=cursor,
+        )
+        return await save_result(
+            app, result, session_id=session_id, save_as=save_as, source={"tool": "query_mart", "mart": mart}
+        )
