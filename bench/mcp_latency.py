@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -36,10 +37,24 @@ from warehouse.db import as_url
 from warehouse.generator import generate
 
 END = dt.date(2026, 10, 31)
-SQL = (
-    "SELECT month, account_type, sum(revenue) AS revenue, max(active_customers) AS active_customers "
-    "FROM marts.fct_arpu_monthly WHERE account_type = 'Basic' GROUP BY 1, 2 ORDER BY 1"
-)
+QUERIES = {  # name: (sql, sequential calls per target)
+    "light: ARPU by month for one account type (mart, 13 rows)": (
+        "SELECT month, account_type, sum(revenue) AS revenue, max(active_customers) AS active_customers "
+        "FROM marts.fct_arpu_monthly WHERE account_type = 'Basic' GROUP BY 1, 2 ORDER BY 1",
+        300,
+    ),
+    "medium: feature averages by segment (customer_features, 24 rows)": (
+        "SELECT location, account_type, avg(avg_quality_score) AS quality, avg(usage_trend) AS trend, "
+        "count(*) AS customers FROM marts.customer_features GROUP BY 1, 2 ORDER BY 1, 2",
+        200,
+    ),
+    "heavy: quality by location and hour over all events (staging view, 192 rows)": (
+        "SELECT location, event_hour, avg(network_quality_score) AS quality, count(*) AS events "
+        "FROM staging.stg_telco__network_events e JOIN staging.stg_telco__customers c USING (customer_id) "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
+        40,
+    ),
+}
 BIN = Path(sys.executable).parent
 
 
@@ -95,11 +110,30 @@ async def _latencies(
     return samples
 
 
-async def _load(url: str, clients: int, duration: float) -> dict[str, float]:
+MART_CALL = (
+    "query_mart",
+    lambda i: {
+        "mart": "fct_arpu_monthly",
+        "columns": ["month", "sum(revenue)"],
+        "filters": [{"column": "account_type", "value": ("Basic", "Premium", "Enterprise")[i % 3]}],
+        "group_by": ["month"],
+    },
+)
+BARE_CALL = (
+    "run_query",
+    lambda i: {
+        "sql": "SELECT month, sum(revenue) AS sum_revenue FROM marts.fct_arpu_monthly "
+        f"WHERE account_type = '{('Basic', 'Premium', 'Enterprise')[i % 3]}' GROUP BY 1 ORDER BY 1"
+    },
+)
+
+
+async def _load(
+    url: str, clients: int, duration: float, call: tuple[str, Callable[[int], dict]] = MART_CALL
+) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     stop_at = time.monotonic() + duration
-    variants = ["Basic", "Premium", "Enterprise"]
 
     async def worker(index: int) -> None:
         nonlocal errors
@@ -109,15 +143,7 @@ async def _load(url: str, clients: int, duration: float) -> dict[str, float]:
                 while time.monotonic() < stop_at:
                     i += 1
                     start = time.perf_counter()
-                    result = await client.call_tool(
-                        "query_mart",
-                        {
-                            "mart": "fct_arpu_monthly",
-                            "columns": ["month", "sum(revenue)"],
-                            "filters": [{"column": "account_type", "value": variants[i % 3]}],
-                            "group_by": ["month"],
-                        },
-                    )
+                    result = await client.call_tool(call[0], call[1](i))
                     latencies.append(time.perf_counter() - start)
                     if result.is_error:
                         errors += 1
@@ -135,6 +161,22 @@ async def _load(url: str, clients: int, duration: float) -> dict[str, float]:
         "p99": _pct(latencies, 0.99),
         "errors": errors,
     }
+
+
+def _report(title: str, samples: dict[str, list[float]], calls: int) -> None:
+    p50 = {name: _pct(s, 0.5) for name, s in samples.items()}
+    p95 = {name: _pct(s, 0.95) for name, s in samples.items()}
+    print(f"\n{title}: sequential latency, {calls} calls each, interleaved (ms)")
+    print(f"{'target':30} {'p50':>8} {'p95':>8}")
+    for name in samples:
+        print(f"{name:30} {p50[name]:8.2f} {p95[name]:8.2f}")
+    direct, bare, ours, cached = list(samples)
+    print(
+        f"ratios p50/p95: ours uncached vs direct {p50[ours] / p50[direct]:.2f}x / "
+        f"{p95[ours] / p95[direct]:.2f}x; "
+        f"ours uncached vs bare {p50[ours] / p50[bare]:.2f}x / {p95[ours] / p95[bare]:.2f}x; "
+        f"bare vs direct {p50[bare] / p50[direct]:.2f}x; cached vs uncached {p50[cached] / p50[ours]:.2f}x"
+    )
 
 
 async def _measure(url: str, args: argparse.Namespace, env: dict[str, str]) -> None:
@@ -158,37 +200,33 @@ async def _measure(url: str, args: argparse.Namespace, env: dict[str, str]) -> N
             Client(f"http://127.0.0.1:{ports['ours']}/mcp") as ours,
             Client(f"http://127.0.0.1:{ports['cached']}/mcp") as cached,
         ):
-            targets = {
-                "direct asyncpg": lambda: pool.fetch(SQL),
-                "bare MCPServer (HTTP)": lambda: bare.call_tool("run_query", {"sql": SQL}),
-                "telcopulse uncached (HTTP)": lambda: ours.call_tool("query_database", {"query": SQL}),
-                "telcopulse cached (HTTP)": lambda: cached.call_tool("query_database", {"query": SQL}),
-            }
-            samples = await _latencies(targets, args.calls)
+            for title, (sql, calls) in QUERIES.items():
+                targets = {
+                    "direct asyncpg": partial(pool.fetch, sql),
+                    "bare MCPServer (HTTP)": partial(bare.call_tool, "run_query", {"sql": sql}),
+                    "telcopulse uncached (HTTP)": partial(ours.call_tool, "query_database", {"query": sql}),
+                    "telcopulse cached (HTTP)": partial(cached.call_tool, "query_database", {"query": sql}),
+                }
+                _report(title, await _latencies(targets, calls), calls)
         await pool.close()
-        p50 = {name: _pct(s, 0.5) for name, s in samples.items()}
-        p95 = {name: _pct(s, 0.95) for name, s in samples.items()}
-        print(f"\nsequential latency, {args.calls} calls each, interleaved (ms)")
-        print(f"{'target':30} {'p50':>8} {'p95':>8}")
-        for name in samples:
-            print(f"{name:30} {p50[name]:8.2f} {p95[name]:8.2f}")
-        direct, bare_name, ours_name, cached_name = list(samples)
-        print(
-            f"ratios p50/p95: ours uncached vs direct {p50[ours_name] / p50[direct]:.2f}x / "
-            f"{p95[ours_name] / p95[direct]:.2f}x; "
-            f"ours uncached vs bare {p50[ours_name] / p50[bare_name]:.2f}x / "
-            f"{p95[ours_name] / p95[bare_name]:.2f}x; bare vs direct {p50[bare_name] / p50[direct]:.2f}x; "
-            f"cached vs uncached {p50[cached_name] / p50[ours_name]:.2f}x"
-        )
         if args.clients:
             rss_before = _rss_mib(cached_proc.pid)
             load = await _load(f"http://127.0.0.1:{ports['cached']}/mcp", args.clients, args.duration)
-            print(
-                f"\nload: {args.clients} concurrent clients x {args.duration:.0f}s on query_mart (cache on): "
-                f"{load['calls']:.0f} calls, {load['throughput']:.1f} calls/s, p50 {load['p50']:.1f} ms, "
-                f"p95 {load['p95']:.1f} ms, p99 {load['p99']:.1f} ms, errors {load['errors']:.0f}; "
-                f"server RSS {rss_before:.0f} -> {_rss_mib(cached_proc.pid):.0f} MiB"
+            rss_after = _rss_mib(cached_proc.pid)
+            bare_load = await _load(
+                f"http://127.0.0.1:{ports['bare']}/mcp", args.clients, args.duration, BARE_CALL
             )
+            print(f"\nload: {args.clients} concurrent clients x {args.duration:.0f}s")
+            for name, result in (
+                ("telcopulse query_mart (cache on)", load),
+                ("bare MCPServer run_query", bare_load),
+            ):
+                print(
+                    f"{name:34} {result['calls']:.0f} calls, {result['throughput']:.1f} calls/s, "
+                    f"p50 {result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, p99 {result['p99']:.1f} ms, "
+                    f"errors {result['errors']:.0f}"
+                )
+            print(f"telcopulse server RSS {rss_before:.0f} -> {rss_after:.0f} MiB")
 
 
 def main() -> None:

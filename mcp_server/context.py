@@ -74,7 +74,15 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             f"cannot connect to the warehouse ({type(exc).__name__}); check DATABASE_URL"
         ) from exc
     cache_prefix = f"telcopulse:qcache:{warehouse_id(database_url)}"
-    redis = aioredis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
+    # A blocking pool: under a burst, callers wait briefly for a connection instead of failing.
+    redis = aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout=10,
+            health_check_interval=30,
+        )
+    )
     try:
         context = AppContext(
             settings=settings,
@@ -96,6 +104,7 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
         yield context
     finally:
         await redis.aclose()
+        await redis.connection_pool.disconnect()
         await pool.close()
 
 

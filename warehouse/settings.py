@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     )
     db_pool_min: int = Field(default=5, ge=1, description="asyncpg pool minimum connections.")
     db_pool_max: int = Field(default=20, ge=1, description="asyncpg pool maximum connections.")
+    redis_max_connections: int = Field(
+        default=64, ge=1, description="Redis connections per server process (callers queue beyond it)."
+    )
     query_role: str = Field(
         default="telcopulse_query",
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",

@@ -70,19 +70,25 @@ class ReadOnlyExecutor:
         wrapped = f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {limit + 1} OFFSET {int(offset)}"
         timeout_ms = max(1, int(timeout_s * 1000))
         try:
-            async with self._pool.acquire(timeout=10) as conn, conn.transaction(readonly=True):
-                # Our own fixed text (simple protocol is fine); every setting ends with the transaction.
+            async with self._pool.acquire(timeout=10) as conn:
+                # Our own fixed text in one round trip (simple protocol is fine for it); every
+                # setting ends with the transaction, which is rolled back: nothing is kept.
                 await conn.execute(
+                    "BEGIN TRANSACTION READ ONLY; "
                     f'SET LOCAL ROLE "{self._role}"; '
                     f"SET LOCAL statement_timeout = {timeout_ms}; "
                     f"SET LOCAL lock_timeout = {min(self._lock_timeout_ms, timeout_ms)}; "
                     "SET LOCAL idle_in_transaction_session_timeout = 60000"
                 )
-                statement = await conn.prepare(wrapped)
-                param_types = [t.name for t in statement.get_parameters()]
-                bound = coerce_arguments(param_types, list(args))
-                records = await statement.fetch(*bound, timeout=timeout_s + 5)
-                attributes = statement.get_attributes()
+                try:
+                    statement = await conn.prepare(wrapped)
+                    param_types = [t.name for t in statement.get_parameters()]
+                    bound = coerce_arguments(param_types, list(args))
+                    records = await statement.fetch(*bound, timeout=timeout_s + 5)
+                    attributes = statement.get_attributes()
+                finally:
+                    if not conn.is_closed():
+                        await conn.execute("ROLLBACK")
         except ArgumentTypeError as exc:
             raise QueryError(
                 str(exc), hint="pass dates as 'YYYY-MM-DD' strings and numbers as numbers"
