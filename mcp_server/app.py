@@ -82,6 +82,9 @@ def build_server(settings: Settings | None = None) -> TelcopulseMCP:
         instructions=INSTRUCTIONS,
         version="0.1.0",
         lifespan=shared.lifespan,
+        # The SDK logs every anticipated tool error at INFO, with its text; our own logger
+        # reports what operators need (unexpected failures, with an incident id).
+        log_level="WARNING",
     )
     sql.register(server)
     marts.register(server)
