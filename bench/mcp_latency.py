@@ -16,23 +16,18 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
 import asyncpg
-import httpx
 from cryptography.fernet import Fernet
 from mcp import Client
 
-from bench.common import dbt, machine, scratch_database
+from bench.common import dbt, free_port, machine, scratch_database, serving
 from warehouse.db import as_url
 from warehouse.generator import generate
 
@@ -56,31 +51,6 @@ QUERIES = {  # name: (sql, sequential calls per target)
     ),
 }
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def _process(args: list[str], env: dict[str, str], health: str) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(args, env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(health, timeout=1)
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{args} did not start") from None
-                time.sleep(0.2)
-        yield process
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
 
 
 def _rss_mib(pid: int) -> float:
@@ -180,17 +150,17 @@ def _report(title: str, samples: dict[str, list[float]], calls: int) -> None:
 
 
 async def _measure(url: str, args: argparse.Namespace, env: dict[str, str]) -> None:
-    ports = {name: _free_port() for name in ("bare", "ours", "cached")}
+    ports = {name: free_port() for name in ("bare", "ours", "cached")}
     uncached_env = {**env, "TELCOPULSE_QUERY_CACHE_TTL": "0"}
     serve = [str(BIN / "telcopulse"), "serve", "--transport", "http", "--port"]
     with (
-        _process(
+        serving(
             [sys.executable, "-m", "bench.bare_mcp_server", str(ports["bare"])],
             env,
             f"http://127.0.0.1:{ports['bare']}/mcp",
         ),
-        _process([*serve, str(ports["ours"])], uncached_env, f"http://127.0.0.1:{ports['ours']}/healthz"),
-        _process(
+        serving([*serve, str(ports["ours"])], uncached_env, f"http://127.0.0.1:{ports['ours']}/healthz"),
+        serving(
             [*serve, str(ports["cached"])], env, f"http://127.0.0.1:{ports['cached']}/healthz"
         ) as cached_proc,
     ):

@@ -17,8 +17,8 @@ from mcp_server.context import SharedAppContext
 from mcp_server.errors import InputValidationError, ResourceLookupError, ResourceUnavailable, TelcopulseError
 from mcp_server.resources.dictionary import render_dictionary
 from mcp_server.resources.schema import render_schema
-from mcp_server.resources.templates import TEMPLATES, analysis_types
-from mcp_server.tools import marts, sessions, sql
+from mcp_server.resources.templates import analysis_types, template
+from mcp_server.tools import analysis, charts, marts, sessions, sql
 from warehouse.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def build_server(settings: Settings | None = None) -> TelcopulseMCP:
     sql.register(server)
     marts.register(server)
     sessions.register(server)
+    analysis.register(server)
+    charts.register(server)
     prompts.register(server)
     _register_resources(server, shared)
     return server
@@ -128,12 +130,12 @@ def _register_resources(server: MCPServer, shared: SharedAppContext) -> None:
         mime_type="application/json",
     )
     async def analysis_template(type: str) -> str:
-        template = TEMPLATES.get(type)
-        if template is None:
+        found = template(type)
+        if found is None:
             raise ResourceLookupError(
                 f"no analysis template {type!r}; valid types are: {', '.join(analysis_types())}"
             )
-        return json.dumps({"analysis_type": type, **template}, indent=2)
+        return json.dumps(found, indent=2)
 
     @server.completion()
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:

@@ -19,13 +19,9 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-logger = logging.getLogger(__name__)
+from warehouse.analysis_store import DATA_VERSION_SQL
 
-_VERSION_SQL = """
-SELECT coalesce(
-           (SELECT build_id FROM ops.data_builds ORDER BY finished_at DESC, build_id DESC LIMIT 1), 'none')
-       || ':' || coalesce((SELECT max(load_id) FROM ops.raw_loads)::text, '0')
-"""
+logger = logging.getLogger(__name__)
 
 
 class DataVersion:
@@ -38,7 +34,7 @@ class DataVersion:
     async def current(self) -> str:
         now = time.monotonic()
         if self._value is None or now - self._read_at > self._ttl:
-            self._value = str(await self._pool.fetchval(_VERSION_SQL))
+            self._value = str(await self._pool.fetchval(DATA_VERSION_SQL))
             self._read_at = now
         return self._value
 

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.defs.analyses.definitions import analyses_definitions
 from orchestration.defs.dbt.definitions import dbt_definitions
 from orchestration.defs.raw.definitions import raw_definitions
-from orchestration.resources import WarehouseResource
+from orchestration.resources import RedisResource, WarehouseResource
 
 
-def build_definitions(warehouse: WarehouseResource | None = None) -> dg.Definitions:
-    shared = dg.Definitions(resources={"warehouse": warehouse or WarehouseResource()})
-    return dg.Definitions.merge(shared, raw_definitions(), dbt_definitions())
+def build_definitions(
+    warehouse: WarehouseResource | None = None, analysis_cache: RedisResource | None = None
+) -> dg.Definitions:
+    shared = dg.Definitions(
+        resources={
+            "warehouse": warehouse or WarehouseResource(),
+            "analysis_cache": analysis_cache or RedisResource(),
+        }
+    )
+    return dg.Definitions.merge(shared, raw_definitions(), dbt_definitions(), analyses_definitions())
 
 
 @dg.definitions

@@ -19,3 +19,12 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def url(self) -> str:
         return self.database_url or get_settings().require_database_url()
+
+
+class RedisResource(dg.ConfigurableResource):
+    """The Redis that holds the analysis cache; unset means REDIS_URL at run time (or none)."""
+
+    redis_url: str | None = None
+
+    def url(self) -> str | None:
+        return self.redis_url or get_settings().redis_url

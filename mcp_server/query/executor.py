@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,11 +65,9 @@ class ReadOnlyExecutor:
     def max_rows(self) -> int:
         return self._max_rows
 
-    async def fetch_page(
-        self, sql: str, args: tuple[Any, ...] | list[Any], *, timeout_s: float, offset: int, limit: int
-    ) -> Page:
-        limit = max(1, min(limit, self._max_rows))
-        wrapped = f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {limit + 1} OFFSET {int(offset)}"
+    @asynccontextmanager
+    async def _read_only(self, timeout_s: float) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection inside a read-only transaction as the query role; errors named."""
         timeout_ms = max(1, int(timeout_s * 1000))
         try:
             async with self._pool.acquire(timeout=10) as conn:
@@ -81,11 +81,7 @@ class ReadOnlyExecutor:
                     "SET LOCAL idle_in_transaction_session_timeout = 60000"
                 )
                 try:
-                    statement = await conn.prepare(wrapped)
-                    param_types = [t.name for t in statement.get_parameters()]
-                    bound = coerce_arguments(param_types, list(args))
-                    records = await statement.fetch(*bound, timeout=timeout_s + 5)
-                    attributes = statement.get_attributes()
+                    yield conn
                 finally:
                     if not conn.is_closed():
                         await conn.execute("ROLLBACK")
@@ -116,6 +112,32 @@ class ReadOnlyExecutor:
         except (OSError, asyncpg.InterfaceError) as exc:
             logger.warning("warehouse unavailable: %s", type(exc).__name__)
             raise Unavailable("the warehouse database is not reachable right now; retry shortly") from None
+
+    async def fetch_all(
+        self, sql: str, args: tuple[Any, ...] | list[Any] = (), *, timeout_s: float, max_rows: int
+    ) -> tuple[list[str], list[asyncpg.Record]]:
+        """Every row (up to `max_rows`, else QueryError), for analyses that need the whole input."""
+        async with self._read_only(timeout_s) as conn:
+            statement = await conn.prepare(f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {max_rows + 1}")
+            bound = coerce_arguments([t.name for t in statement.get_parameters()], list(args))
+            records = await statement.fetch(*bound, timeout=timeout_s + 5)
+            names = [a.name for a in statement.get_attributes()]
+        if len(records) > max_rows:
+            raise QueryError(
+                f"the input has more than {max_rows:,} rows", hint="filter or aggregate it before analysing"
+            )
+        return names, records
+
+    async def fetch_page(
+        self, sql: str, args: tuple[Any, ...] | list[Any], *, timeout_s: float, offset: int, limit: int
+    ) -> Page:
+        limit = max(1, min(limit, self._max_rows))
+        wrapped = f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {limit + 1} OFFSET {int(offset)}"
+        async with self._read_only(timeout_s) as conn:
+            statement = await conn.prepare(wrapped)
+            bound = coerce_arguments([t.name for t in statement.get_parameters()], list(args))
+            records = await statement.fetch(*bound, timeout=timeout_s + 5)
+            attributes = statement.get_attributes()
 
         columns = _columns(attributes)
         converters = row_converters([c.type for c in columns])

@@ -14,7 +14,7 @@ import pytest
 
 from orchestration.definitions import build_definitions
 from orchestration.refresh import RefreshReport, refresh_all
-from orchestration.resources import WarehouseResource
+from orchestration.resources import RedisResource, WarehouseResource
 from warehouse.db import temporary_database
 from warehouse.migrate import migrate
 
@@ -34,10 +34,10 @@ class PipelineRun:
 
 
 @pytest.fixture(scope="session")
-def pipeline(base_database_url: str) -> Iterator[PipelineRun]:
+def pipeline(base_database_url: str, redis_url: str) -> Iterator[PipelineRun]:
     with temporary_database(base_database_url, "telcopulse_test") as url:
         migrate(url)
-        defs = build_definitions(WarehouseResource(database_url=url))
+        defs = build_definitions(WarehouseResource(database_url=url), RedisResource(redis_url=redis_url))
         report = refresh_all(
             defs,
             run_config=raw_run_config(

@@ -24,6 +24,8 @@ TOOLS = {
     "session_read",
     "session_update",
     "session_close",
+    "analyze_data",
+    "create_visualization",
 }
 MARTS = {
     "dim_customers",
@@ -402,13 +404,13 @@ async def test_data_dictionary_comes_from_dbt_docs(server):
 
 async def test_analysis_templates_and_completion(server):
     async with Client(server) as client:
-        for kind in ("churn_rate", "arpu", "network_quality", "correlation"):
+        for kind in ("churn_rate", "arpu", "network_quality", "correlation", "drivers"):
             template = json.loads(
                 (await client.read_resource(f"templates://analysis/{kind}")).contents[0].text
             )
             assert template["analysis_type"] == kind and template["parameters"] and template["example_calls"]
         with pytest.raises(
-            Exception, match="valid types are: arpu, churn_rate, correlation, network_quality"
+            Exception, match="valid types are: arpu, churn_rate, correlation, drivers, network_quality"
         ):
             await client.read_resource("templates://analysis/astrology")
         completion = await client.complete(
@@ -419,14 +421,17 @@ async def test_analysis_templates_and_completion(server):
 
 
 async def test_template_example_calls_run(server):
-    async with Client(server) as client:
-        for kind in ("churn_rate", "arpu", "network_quality", "correlation"):
+    async with Client(server, read_timeout_seconds=120) as client:
+        for kind in ("churn_rate", "arpu", "network_quality", "correlation", "drivers"):
             template = json.loads(
                 (await client.read_resource(f"templates://analysis/{kind}")).contents[0].text
             )
             for call in template["example_calls"]:
                 result = structured(await client.call_tool(call["tool"], call["arguments"]))
-                assert result["row_count"] >= 1, kind
+                rows = (
+                    result["metadata"]["row_count"] if call["tool"] == "analyze_data" else result["row_count"]
+                )
+                assert rows >= 1, (kind, call["tool"])
 
 
 async def test_prompts_reference_real_tools_and_marts(server):
@@ -434,6 +439,7 @@ async def test_prompts_reference_real_tools_and_marts(server):
         prompt = await client.get_prompt("churn_analysis", {"segment": "location"})
         text = prompt.messages[0].content.text
         assert "query_mart" in text and "fct_customer_churn_monthly" in text and '"location"' in text
+        assert "analyze_data" in text and "create_visualization" in text
         for name in ("network_analysis", "revenue_optimization"):
             text = (await client.get_prompt(name, {})).messages[0].content.text
             assert "list_marts" in text and "templates://analysis/" in text

@@ -141,7 +141,7 @@ async def test_concurrent_updates_to_one_session_from_two_http_clients(http_url)
 async def test_stdio_client_against_the_serve_command(server_env):
     params = StdioServerParameters(command=TELCOPULSE, args=["serve", "--transport", "stdio"], env=server_env)
     async with Client(params, read_timeout_seconds=60) as client:
-        assert len((await client.list_tools()).tools) == 7
+        assert len((await client.list_tools()).tools) == 9
         result = structured(
             await client.call_tool(
                 "query_database",

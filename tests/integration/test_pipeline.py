@@ -99,3 +99,45 @@ def test_raw_load_is_recorded_and_sized_as_asked(pipeline: PipelineRun) -> None:
         loads = conn.execute("SELECT kind FROM ops.raw_loads").fetchall()
     assert customers == 800
     assert loads == [("synthetic",)]
+
+
+ANALYSES = ["churn_rate", "arpu", "network_quality", "correlation", "drivers"]
+
+
+def test_analyses_are_a_group_downstream_of_the_marts(asset_graph) -> None:
+    for name in ANALYSES:
+        node = asset_graph.get(dg.AssetKey(["analyses", name]))
+        assert node.group_name == "analyses"
+        assert any(a.startswith("marts/") for a in _ancestors(asset_graph, f"analyses/{name}")), name
+
+
+def test_refresh_job_includes_the_analyses() -> None:
+    defs = build_definitions(WarehouseResource(database_url="postgresql://unused/db"))
+    job = defs.resolve_job_def("refresh_marts")
+    keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert {f"analyses/{name}" for name in ANALYSES} <= keys
+
+
+def test_precomputed_analyses_are_stored_for_the_current_version(pipeline: PipelineRun, redis_url) -> None:
+    import redis
+
+    from warehouse.analysis_store import DATA_VERSION_SQL, analysis_cache_key
+
+    assert {f"analyses/{name}" for name in ANALYSES} <= set(pipeline.report.materialized)
+    with connect(pipeline.database_url) as conn:
+        version = conn.execute(DATA_VERSION_SQL).fetchone()[0]
+        rows = conn.execute(
+            "SELECT analysis_type, data_source, row_count, result->>'summary' FROM analytics.analysis_results "
+            "WHERE data_version = %s AND computed_by = 'dagster' ORDER BY 1",
+            (version,),
+        ).fetchall()
+    assert [r[0] for r in rows] == sorted(ANALYSES)
+    assert all(r[1] == "warehouse" and r[2] > 0 and r[3] for r in rows)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for name in ANALYSES:
+            assert (
+                client.ttl(analysis_cache_key(pipeline.database_url, version, name, "warehouse", {})) > 3000
+            )
+    finally:
+        client.close()

@@ -10,8 +10,9 @@ def dbt_definitions() -> dg.Definitions:
     dbt_assets_def = build_dbt_assets()
     marts_refresh = dg.define_asset_job(
         "refresh_marts",
-        selection=dg.AssetSelection.assets(dbt_assets_def),
-        description="dbt build of every model (tests included) on the current raw data.",
+        # Downstream too: the precomputed analyses are refreshed with the marts they read.
+        selection=dg.AssetSelection.assets(dbt_assets_def).downstream(),
+        description="dbt build of every model (tests included) on the current raw data, then the analyses.",
     )
     daily = dg.ScheduleDefinition(
         name="daily_mart_refresh",

@@ -1,0 +1,206 @@
+"""Pairwise Pearson/Spearman correlations with p-values, intervals and multiple-testing control.
+
+With ten columns there are 45 pairs, so a handful would look "significant" at 5% by chance alone;
+significance is therefore judged on Holm-adjusted p-values (the raw ones are reported too).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import warnings as pywarnings
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+from scipy import stats
+
+from analyses._frame import (
+    FALSE_TOKENS,
+    TRUE_TOKENS,
+    apply_filters,
+    coerce_decimals,
+    ensure_frame,
+    listing,
+    numeric_column,
+    require_columns,
+    require_rows,
+)
+from analyses._json import records
+from analyses._stats import correlation_strength, fisher_z_interval, holm_adjust
+from analyses.results import AnalysisError, AnalysisResult, ComputedOn
+
+ID_PATTERN = re.compile(r"(^id$|_id$|^id_)", re.IGNORECASE)
+
+
+def correlation(
+    df: pd.DataFrame,
+    *,
+    method: Literal["pearson", "spearman"] = "pearson",
+    columns: list[str] | None = None,
+    alpha: float = 0.05,
+    filters: dict[str, Any] | None = None,
+) -> AnalysisResult:
+    """Correlation of every pair of numeric columns, on the rows where both values are present.
+
+    Default columns: numeric and boolean ones (booleans as 0/1), except id-like and constant columns.
+    Explicit columns may also be yes/no text (mapped to 1/0) or numbers stored as text.
+    """
+    df = ensure_frame(df, "data")
+    if method not in ("pearson", "spearman"):
+        raise AnalysisError(f"method must be 'pearson' or 'spearman', got {method!r}")
+    if not 0 < alpha < 1:
+        raise AnalysisError(f"alpha must be between 0 and 1 (e.g. 0.05), got {alpha}")
+    require_rows(df, "data")
+    if isinstance(columns, str):
+        columns = [columns]
+    if columns is not None:
+        columns = list(dict.fromkeys(columns))
+        require_columns(df, columns, "data", "to correlate (columns)")
+    frames, warnings = apply_filters({"data": df}, filters)
+    data = coerce_decimals(frames["data"])
+    require_rows(data, "data", filters)
+
+    notes: list[str] = []
+    values: dict[str, pd.Series] = {}
+    if columns is not None:
+        for column in columns:
+            values[column] = _explicit_numeric(data, column, notes)
+    else:
+        skipped: list[str] = []
+        for column in data.columns:
+            series = data[column]
+            name = str(column)
+            if ID_PATTERN.search(name):
+                continue
+            if ptypes.is_bool_dtype(series.dtype) or ptypes.is_numeric_dtype(series.dtype):
+                values[name] = series.astype(float)
+            else:
+                skipped.append(name)
+        if skipped:
+            notes.append(
+                f"non-numeric columns not used: {listing(skipped, 15)} (name them in columns= to "
+                "include yes/no "
+                "or numeric-text columns)"
+            )
+    for name in list(values):
+        if values[name].nunique(dropna=True) < 2:
+            warnings.append(f"'{name}' is constant (or empty), so it has no correlation; left out")
+            del values[name]
+    if len(values) < 2:
+        available = [str(c) for c in data.columns]
+        raise AnalysisError(
+            f"correlation needs at least 2 numeric columns with varying values, found {len(values)} "
+            f"({listing(values) or 'none'}); available columns: {listing(available)}"
+        )
+
+    rows = []
+    for a, b in itertools.combinations(values, 2):
+        x, y = values[a].to_numpy(dtype=float), values[b].to_numpy(dtype=float)
+        ok = ~np.isnan(x) & ~np.isnan(y)
+        n = int(ok.sum())
+        r = p = low = high = math.nan
+        if n >= 3 and np.unique(x[ok]).size > 1 and np.unique(y[ok]).size > 1:
+            with pywarnings.catch_warnings():
+                pywarnings.simplefilter("ignore")
+                result = (
+                    stats.pearsonr(x[ok], y[ok]) if method == "pearson" else stats.spearmanr(x[ok], y[ok])
+                )
+            r, p = float(result.statistic), float(result.pvalue)
+            low, high = fisher_z_interval(r, n, 1 - alpha, spearman=method == "spearman")
+        else:
+            warnings.append(
+                f"{a} vs {b}: fewer than 3 rows with both values (or no variation), no correlation"
+            )
+        rows.append(
+            {"column_a": a, "column_b": b, "r": r, "ci_low": low, "ci_high": high, "p_value": p, "n": n}
+        )
+    matrix = pd.DataFrame(rows)
+    tested = matrix["p_value"].notna()
+    matrix["p_adjusted"] = np.nan
+    if tested.any():
+        matrix.loc[tested, "p_adjusted"] = holm_adjust(matrix.loc[tested, "p_value"].to_numpy())
+    matrix["strength"] = matrix["r"].map(lambda r: correlation_strength(r) if pd.notna(r) else None)
+    significant = matrix.loc[matrix["p_adjusted"] < alpha].copy()
+    significant["direction"] = np.where(significant["r"] > 0, "positive", "negative")
+    significant = significant.reindex(significant["r"].abs().sort_values(ascending=False).index)
+    small = matrix.loc[(matrix["n"] > 0) & (matrix["n"] < 30)]
+    if len(small):
+        warnings.append(
+            f"{len(small)} pair(s) rest on fewer than 30 rows with both values; their r is unstable"
+        )
+
+    label = "Pearson" if method == "pearson" else "Spearman"
+    if len(significant):
+        top = significant.iloc[0]
+        summary = (
+            f"{len(significant)} of {len(matrix)} column pairs are significantly correlated ({label}, "
+            f"Holm-adjusted p < {alpha:g}); strongest: {top['column_a']} vs {top['column_b']} r = "
+            f"{top['r']:.2f} "
+            f"({top['strength']}, {top['direction']}, n={int(top['n']):,})."
+        )
+    else:
+        summary = (
+            f"None of the {len(matrix)} column pairs is significantly correlated ({label}, Holm-adjusted "
+            f"p < {alpha:g}) among {len(values)} columns."
+        )
+    how = (
+        f"matrix: one row per pair of columns (each pair once) with {label} r, its {1 - alpha:.0%} "
+        "confidence "
+        "interval (Fisher z), raw p_value, Holm-adjusted p_adjusted (controls false positives across "
+        "all pairs) "
+        "and n = rows where both values are present. significant_pairs: pairs with p_adjusted < alpha, "
+        "strongest first. Strength of |r|: < 0.1 negligible, < 0.3 weak, < 0.5 moderate, else strong. "
+        + (
+            "Pearson measures straight-line association and is sensitive to outliers; Spearman (ranks) "
+            "captures "
+            "any monotonic association. "
+            if method == "pearson"
+            else "Spearman correlates ranks, so it captures any monotonic association and resists outliers. "
+        )
+        + "A yes/no column coded 0/1 gives the point-biserial correlation. Correlation is not causation."
+    )
+    if notes:
+        how += " " + " ".join(notes)
+    return AnalysisResult(
+        analysis_type="correlation",
+        summary=summary,
+        how_to_read=how,
+        computed_on=ComputedOn(rows=len(data), filters=dict(filters or {}), columns_used=list(values)),
+        tables={
+            "matrix": records(matrix),
+            "significant_pairs": records(
+                significant[
+                    ["column_a", "column_b", "r", "p_value", "p_adjusted", "n", "strength", "direction"]
+                ]
+            ),
+        },
+        warnings=warnings,
+    )
+
+
+def _explicit_numeric(data: pd.DataFrame, column: str, notes: list[str]) -> pd.Series:
+    """A requested column as numbers: numeric, boolean, yes/no text or numbers stored as text."""
+    series = data[column]
+    if not (ptypes.is_numeric_dtype(series.dtype) or ptypes.is_bool_dtype(series.dtype)):
+        text = series.dropna().astype(str).str.strip().str.lower()
+        distinct = set(text.unique())
+        if distinct and distinct <= TRUE_TOKENS | FALSE_TOKENS and not distinct <= {"0", "1", "0.0", "1.0"}:
+            notes.append(f"'{column}' was read as yes/no: 1 = {'/'.join(sorted(distinct & TRUE_TOKENS))}.")
+            mapped = (
+                series.astype(str).str.strip().str.lower().map(lambda v: 1.0 if v in TRUE_TOKENS else 0.0)
+            )
+            return mapped.where(series.notna()).astype(float)
+    try:
+        values = numeric_column(data, column, "data")
+    except AnalysisError as exc:
+        raise AnalysisError(f"cannot correlate '{column}': {exc}") from None
+    if not (ptypes.is_numeric_dtype(series.dtype) or ptypes.is_bool_dtype(series.dtype)):
+        lost = int(values.isna().sum() - series.isna().sum())
+        if lost:
+            notes.append(
+                f"'{column}' is text holding numbers; {lost} value(s) that are not numbers were ignored."
+            )
+    return values

@@ -1,0 +1,172 @@
+"""`analyze_data` behind the tool: find the input, answer from cache, or compute off the loop.
+
+Inputs: "warehouse" (the standard frames of each analysis, the same SQL the Dagster
+precompute runs, so its results are cache hits here), one mart by name (its rows become
+the analysis' primary frame), or a session id whose data key holds rows the agent saved
+or brought. Warehouse and mart results are cached by data version in Redis (1 h) and kept
+in `analytics.analysis_results`; session data is the agent's own and is never cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from redis.exceptions import RedisError
+
+from analyses.charts import ChartError, to_frame
+from analyses.registry import run_analysis
+from analyses.results import AnalysisError
+from mcp_server.context import AppContext
+from mcp_server.errors import InputValidationError
+from warehouse.analysis_inputs import PRIMARY_FRAME, STANDARD_INPUTS
+from warehouse.analysis_store import (
+    ANALYSIS_TTL_SECONDS,
+    SELECT_RESULT_SQL,
+    analysis_cache_key,
+    params_hash,
+)
+from warehouse.frames import rows_to_frame
+
+logger = logging.getLogger(__name__)
+
+WAREHOUSE = "warehouse"
+SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_INPUT_ROWS = 500_000
+INPUT_TIMEOUT_S = 120
+
+_UPSERT_SQL = """
+INSERT INTO analytics.analysis_results
+    (data_version, analysis_type, data_source, params_hash, parameters, result, row_count, duration_ms,
+     computed_by)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, 'mcp')
+ON CONFLICT (data_version, analysis_type, data_source, params_hash) DO NOTHING
+"""
+
+
+@dataclass(frozen=True)
+class AnalysisAnswer:
+    result: dict[str, Any]
+    row_count: int
+    computed_at: str
+    cached: bool
+    data_version: str | None
+
+
+async def _load_standard(app: AppContext, analysis_type: str) -> dict[str, pd.DataFrame]:
+    return {name: await _frame(app, sql) for name, sql in STANDARD_INPUTS[analysis_type].items()}
+
+
+async def _frame(app: AppContext, sql: str) -> pd.DataFrame:
+    columns, records = await app.executor.fetch_all(sql, timeout_s=INPUT_TIMEOUT_S, max_rows=MAX_INPUT_ROWS)
+    return await asyncio.to_thread(rows_to_frame, records, columns)
+
+
+async def _load_mart(app: AppContext, analysis_type: str, mart: str) -> dict[str, pd.DataFrame]:
+    # The name was checked against the live marts before it gets here.
+    return {PRIMARY_FRAME[analysis_type]: await _frame(app, f'SELECT * FROM marts."{mart}"')}
+
+
+async def _load_session(
+    app: AppContext, analysis_type: str, session_id: str, key: str | None
+) -> dict[str, pd.DataFrame]:
+    if not key:
+        info = await app.sessions.get(session_id)
+        raise InputValidationError(
+            "analysing session data needs parameters.session_key: the data key that holds the rows",
+            hint=f"keys in this session: {', '.join(info.data_keys) or 'none yet'}",
+        )
+    value = await app.sessions.read(session_id, key)
+    if isinstance(value, dict) and "rows" in value and "source" in value:
+        value = {"columns": value.get("columns", []), "rows": value["rows"]}  # saved by save_as
+    try:
+        frame = await asyncio.to_thread(to_frame, value)
+    except ChartError as exc:
+        raise InputValidationError(f"session key {key!r} does not hold a table: {exc}") from None
+    return {PRIMARY_FRAME[analysis_type]: frame}
+
+
+async def _cached(app: AppContext, key: str, lookup: tuple[str, str, str, str]) -> AnalysisAnswer | None:
+    try:
+        raw = await app.redis.get(key)
+    except RedisError as exc:
+        logger.warning("analysis cache read skipped: %s", type(exc).__name__)
+        raw = None
+    if raw is not None:
+        entry = json.loads(raw)
+        return AnalysisAnswer(entry["result"], entry["row_count"], entry["computed_at"], True, lookup[0])
+    row = await app.pool.fetchrow(SELECT_RESULT_SQL, *lookup)
+    if row is None:
+        return None
+    answer = AnalysisAnswer(
+        json.loads(row["result"]), row["row_count"], row["computed_at"].isoformat(), True, lookup[0]
+    )
+    await _remember(app, key, answer)
+    return answer
+
+
+async def _remember(app: AppContext, key: str, answer: AnalysisAnswer) -> None:
+    entry = {"result": answer.result, "row_count": answer.row_count, "computed_at": answer.computed_at}
+    try:
+        await app.redis.set(key, json.dumps(entry), ex=ANALYSIS_TTL_SECONDS)
+    except RedisError as exc:
+        logger.warning("analysis cache write skipped: %s", type(exc).__name__)
+
+
+async def analyze(
+    app: AppContext, data_source: str, analysis_type: str, parameters: dict[str, Any]
+) -> AnalysisAnswer:
+    parameters = dict(parameters)
+    session_key = parameters.pop("session_key", None)
+    is_session = bool(SESSION_ID.match(data_source))
+    version: str | None = None
+    cache_key = lookup = None
+    if not is_session:
+        marts = await app.marts()
+        if data_source != WAREHOUSE and data_source not in marts:
+            raise InputValidationError(
+                f"unknown data_source {data_source!r}",
+                hint=f"use 'warehouse', a mart ({', '.join(sorted(marts))}) or a session_id with session_key",
+            )
+        version = await app.version.current()
+        cache_key = analysis_cache_key(
+            app.settings.require_database_url(), version, analysis_type, data_source, parameters
+        )
+        lookup = (version, analysis_type, data_source, params_hash(parameters))
+        hit = await _cached(app, cache_key, lookup)
+        if hit is not None:
+            return hit
+
+    if is_session:
+        frames = await _load_session(app, analysis_type, data_source, session_key)
+    elif data_source == WAREHOUSE:
+        frames = await _load_standard(app, analysis_type)
+    else:
+        frames = await _load_mart(app, analysis_type, data_source)
+
+    started = time.perf_counter()
+    try:
+        result = await asyncio.to_thread(run_analysis, analysis_type, frames, parameters)
+    except AnalysisError as exc:
+        raise InputValidationError(str(exc)) from None
+    payload = result.model_dump(mode="json")
+    row_count = len(next(iter(frames.values())))
+    answer = AnalysisAnswer(payload, row_count, dt.datetime.now(dt.UTC).isoformat(), False, version)
+    if cache_key is not None and lookup is not None:
+        await app.pool.execute(
+            _UPSERT_SQL,
+            *lookup,
+            json.dumps(parameters, default=str),
+            json.dumps(payload),
+            row_count,
+            int((time.perf_counter() - started) * 1000),
+        )
+        await _remember(app, cache_key, answer)
+    return answer

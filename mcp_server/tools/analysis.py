@@ -1,0 +1,65 @@
+"""`analyze_data`: standard statistical analyses on the marts or on data an agent saved."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, Field
+
+from mcp_server.analysis_runner import analyze
+from mcp_server.context import app_context
+from mcp_server.tools.common import READ_ONLY
+
+AnalysisType = Literal["churn_rate", "arpu", "network_quality", "correlation", "drivers"]
+
+DESCRIPTION = """Run a statistical analysis and get typed results: rates with 95% intervals, significance
+tests with effect sizes, and tables, each with a summary and how to read it.
+
+analysis_type: churn_rate (by segment, trend, cohorts, chi-square), arpu (by month/account/service,
+growth, mix, churned vs retained t-test), network_quality (by location/event type/hour, link to churn
+via logistic regression), correlation (Pearson/Spearman with p-values), drivers (cross-validated
+models of churn, feature importance).
+data_source: "warehouse" (the standard marts; precomputed, answered from cache), a mart name, or a
+session_id whose data key (parameters.session_key) holds rows you saved with save_as or
+session_update. For foreign data map columns in parameters, e.g. {"churn_column": "Churn",
+"positive_label": "Yes", "segment_by": ["Contract"]}. templates://analysis/{type} lists parameters."""
+
+
+class AnalysisMetadata(BaseModel):
+    data_source: str
+    row_count: int = Field(description="Rows of the primary input the analysis ran on")
+    timestamp: datetime = Field(description="When the result was computed (UTC)")
+    cached: bool = Field(description="Answered from the precomputed/cached result")
+    data_version: str | None = Field(description="Mart build the result reflects (null for session data)")
+
+
+class AnalysisOutput(BaseModel):
+    analysis_type: str
+    results: dict[str, Any] = Field(description="summary, how_to_read, computed_on, tables, tests, warnings")
+    metadata: AnalysisMetadata
+
+
+def register(server: MCPServer) -> None:
+    @server.tool(name="analyze_data", description=DESCRIPTION, annotations=READ_ONLY)
+    async def analyze_data(
+        data_source: Annotated[
+            str, Field(min_length=1, max_length=200, description="warehouse, a mart, or a session_id")
+        ],
+        analysis_type: AnalysisType,
+        ctx: Context,
+        parameters: Annotated[
+            dict[str, Any], Field(description="Analysis parameters (see the templates)")
+        ] = {},  # noqa: B006
+    ) -> AnalysisOutput:
+        answer = await analyze(app_context(ctx), data_source, analysis_type, parameters)
+        return AnalysisOutput(
+            analysis_type=analysis_type,
+            results=answer.result,
+            metadata=AnalysisMetadata(
+                data_source=data_source,
+                row_count=answer.row_count,
+                timestamp=datetime.fromisoformat(answer.computed_at),
+                cached=answer.cached,
+                data_version=answer.data_version,
+            ),
+        )

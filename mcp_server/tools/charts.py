@@ -1,0 +1,115 @@
+"""`create_visualization`: a chart of rows, a saved session table or an analysis table."""
+
+import asyncio
+import base64
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, ImageContent, TextContent
+from pydantic import BaseModel, Field
+
+from analyses.charts import ChartError, render_chart
+from mcp_server.analysis_runner import analyze
+from mcp_server.context import AppContext, app_context
+from mcp_server.errors import InputValidationError
+from mcp_server.tools.common import READ_ONLY
+
+DESCRIPTION = """Draw a chart and get it as an image (base64 plus an inline image block for png/svg;
+html is one self-contained file). chart_type: bar | line | scatter | histogram | heatmap.
+data: rows ([{"month": "2026-01-01", "arpu": 12.3}, ...]), column arrays ({"month": [...], "arpu": [...]}),
+a query result ({"columns": [...], "rows": [...]}), a session table {"session_id": ..., "key": ...}, or an
+analysis table {"analysis_type": "churn_rate", "data_source": "warehouse", "table": "by_segment",
+"parameters": {}}. x_axis / y_axis name columns (y_axis may be a list for several series); heatmaps
+also take `value`."""
+
+
+class Dimensions(BaseModel):
+    width: int
+    height: int
+
+
+class VisualizationOutput(BaseModel):
+    image: str = Field(description="Base64 of the PNG, SVG or HTML bytes")
+    format: Literal["png", "svg", "html"]
+    dimensions: Dimensions
+    mime_type: str
+
+
+async def _resolve(app: AppContext, data: Any) -> Any:
+    """Turn a reference into rows; plain data passes through."""
+    if isinstance(data, dict) and "session_id" in data and "key" in data:
+        value = await app.sessions.read(str(data["session_id"]), str(data["key"]))
+        return (
+            {"columns": value.get("columns", []), "rows": value["rows"]}
+            if isinstance(value, dict) and "rows" in value
+            else value
+        )
+    if isinstance(data, dict) and "analysis_type" in data and "table" in data:
+        answer = await analyze(
+            app,
+            str(data.get("data_source", "warehouse")),
+            str(data["analysis_type"]),
+            dict(data.get("parameters") or {}),
+        )
+        tables = answer.result.get("tables", {})
+        if data["table"] not in tables:
+            raise InputValidationError(
+                f"the {data['analysis_type']} result has no table {data['table']!r}",
+                hint=f"tables are: {', '.join(tables)}",
+            )
+        return tables[data["table"]]
+    return data
+
+
+def register(server: MCPServer) -> None:
+    @server.tool(name="create_visualization", description=DESCRIPTION, annotations=READ_ONLY)
+    async def create_visualization(
+        data: Annotated[
+            list[dict[str, Any]] | dict[str, Any], Field(description="Rows, columns or a reference")
+        ],
+        chart_type: Literal["bar", "line", "scatter", "histogram", "heatmap"],
+        title: Annotated[str, Field(min_length=1, max_length=200)],
+        ctx: Context,
+        x_axis: str | None = None,
+        y_axis: str | list[str] | None = None,
+        format: Literal["png", "svg", "html"] = "png",
+        value: Annotated[
+            str | None,
+            Field(description="Heatmap cell value, or the column that splits bars/lines/points into series"),
+        ] = None,
+        width: Annotated[int, Field(ge=200, le=4000)] = 960,
+        height: Annotated[int, Field(ge=200, le=4000)] = 540,
+    ) -> Annotated[CallToolResult, VisualizationOutput]:
+        app = app_context(ctx)
+        rows = await _resolve(app, data)
+        try:
+            chart = await asyncio.to_thread(
+                render_chart,
+                rows,
+                chart_type,
+                title=title,
+                x_axis=x_axis,
+                y_axis=y_axis,
+                value=value,
+                format=format,
+                width=width,
+                height=height,
+            )
+        except ChartError as exc:
+            raise InputValidationError(str(exc)) from None
+        encoded = base64.b64encode(chart.content).decode()
+        output = VisualizationOutput(
+            image=encoded,
+            format=chart.format,
+            dimensions=Dimensions(width=chart.width, height=chart.height),
+            mime_type=chart.mime_type,
+        )
+        notes = f" Notes: {'; '.join(chart.notes)}." if chart.notes else ""
+        caption = TextContent(
+            type="text",
+            text=f"{chart_type} chart '{title}' ({chart.width}x{chart.height} {chart.format}).{notes}",
+        )
+        content: list[Any] = [caption]
+        if chart.format in ("png", "svg"):
+            content.insert(0, ImageContent(type="image", data=encoded, mime_type=chart.mime_type))
+        return CallToolResult(content=content, structured_content=output.model_dump())

@@ -1,0 +1,64 @@
+"""The standard inputs of each analysis, as SQL over the marts (data source "warehouse").
+
+Shared by the Dagster precompute (psycopg) and the MCP server (asyncpg), so a cached
+result and a fresh one are computed on exactly the same rows. Heavy work stays in SQL:
+network quality arrives pre-aggregated by location x event type x hour (576 groups, not
+a million events), and everything else is one row per customer or per mart row.
+"""
+
+from __future__ import annotations
+
+# analysis_type -> frame name -> SQL. The first frame is the analysis' primary input.
+STANDARD_INPUTS: dict[str, dict[str, str]] = {
+    "churn_rate": {
+        "customers": (
+            "SELECT customer_id, account_type, location, gender, age_band, signup_month, is_churned, "
+            "churn_month, tenure_days FROM marts.dim_customers"
+        ),
+        "monthly": (
+            "SELECT month, account_type, location, customers_at_risk, customers_churned, is_complete_month "
+            "FROM marts.fct_customer_churn_monthly"
+        ),
+    },
+    "arpu": {
+        "monthly": "SELECT * FROM marts.fct_arpu_monthly",
+        "customers": (
+            "SELECT customer_id, account_type, is_churned, avg_monthly_revenue FROM marts.customer_features"
+        ),
+        "payments": (
+            "SELECT r.payment_method, c.account_type, sum(r.amount) AS revenue, count(*) AS transactions "
+            "FROM staging.stg_telco__revenue r JOIN staging.stg_telco__customers c USING (customer_id) "
+            "GROUP BY 1, 2"
+        ),
+    },
+    "network_quality": {
+        "groups": (
+            "SELECT c.location, e.event_type, e.event_hour, count(*) AS events, "
+            "count(*) FILTER (WHERE e.is_poor_quality) AS poor_events, "
+            "avg(e.network_quality_score) AS avg_quality, "
+            "percentile_cont(0.1) WITHIN GROUP (ORDER BY e.network_quality_score) AS p10_quality, "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY e.network_quality_score) AS p50_quality, "
+            "percentile_cont(0.9) WITHIN GROUP (ORDER BY e.network_quality_score) AS p90_quality "
+            "FROM staging.stg_telco__network_events e "
+            "JOIN staging.stg_telco__customers c USING (customer_id) "
+            "WHERE e.network_quality_score IS NOT NULL GROUP BY 1, 2, 3"
+        ),
+        "customers": (
+            "SELECT customer_id, account_type, tenure_days, avg_quality_score, poor_quality_share, "
+            "is_churned FROM marts.customer_features"
+        ),
+    },
+    "correlation": {
+        "data": (
+            "SELECT tenure_days, age, total_events, avg_quality_score, poor_quality_share, "
+            "avg_monthly_events, avg_monthly_data_mb, usage_trend, avg_monthly_revenue, is_churned "
+            "FROM marts.customer_features"
+        ),
+    },
+    "drivers": {
+        "features": "SELECT * FROM marts.customer_features",
+    },
+}
+
+# Which frame a single mart or a session dataset stands in for, per analysis.
+PRIMARY_FRAME: dict[str, str] = {name: next(iter(frames)) for name, frames in STANDARD_INPUTS.items()}
