@@ -19,9 +19,8 @@ import tempfile
 import time
 
 from cryptography.fernet import Fernet
-from mcp import Client
 
-from bench.common import VENV_BIN, dbt, free_port, machine, scratch_database, serving
+from bench.common import VENV_BIN, bench_key, dbt, free_port, keyed_client, machine, scratch_database, serving
 from warehouse.db import as_url, connect
 from warehouse.generator import generate
 
@@ -29,9 +28,9 @@ END = dt.date(2026, 10, 31)
 TYPES = ["churn_rate", "arpu", "network_quality", "correlation", "drivers"]
 
 
-async def _measure(url: str) -> dict[str, tuple[float, float]]:
+async def _measure(url: str, key: str) -> dict[str, tuple[float, float]]:
     results = {}
-    async with Client(url, read_timeout_seconds=600) as client:
+    async with keyed_client(url, key, read_timeout_seconds=600) as client:
         for analysis_type in TYPES:
             args = {"data_source": "warehouse", "analysis_type": analysis_type}
             start = time.perf_counter()
@@ -73,9 +72,11 @@ def main() -> None:
                 "TELCOPULSE_DATA_DIR": data_dir,
                 "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
             }
+            key, key_env = bench_key(data_dir)
+            env.update(key_env)
             serve = [str(VENV_BIN / "telcopulse"), "serve", "--transport", "http"]
             with serving([*serve, "--port", str(port)], env, f"http://127.0.0.1:{port}/healthz"):
-                table[n] = asyncio.run(_measure(f"http://127.0.0.1:{port}/mcp"))
+                table[n] = asyncio.run(_measure(f"http://127.0.0.1:{port}/mcp", key))
             print(f"\n{n:,} customers ({report.network_events:,} events)")
             print(f"{'analysis':16} {'uncached s':>11} {'cached ms':>10} {'ratio':>8}")
             for name, (miss, hit) in table[n].items():

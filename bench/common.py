@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -92,3 +93,28 @@ def serving(args: list[str], env: dict[str, str], health: str) -> Iterator[subpr
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
+
+
+def bench_key(data_dir: str) -> tuple[str, dict[str, str]]:
+    """An admin API key in a file store under `data_dir`, and the env that points a server at it
+    with limits high enough that a benchmark measures the server, not the rate limiter."""
+    from mcp_server.security.api_keys import FileKeyStore
+
+    keys_file = Path(data_dir) / "api_keys.jsonl"
+    key, _ = FileKeyStore(keys_file).create("bench", "admin")
+    env = {
+        "TELCOPULSE_API_KEYS_FILE": str(keys_file),
+        "TELCOPULSE_RATE_LIMITS": '{"admin": 100000000, "analyst": 100000000, "viewer": 100000000}',
+    }
+    return key, env
+
+
+def keyed_client(url: str, key: str | None, read_timeout_seconds: float = 120) -> Any:
+    """The official MCP client over streamable HTTP, sending `key` as X-API-Key."""
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = {"X-API-Key": key} if key else {}
+    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=600))
+    return Client(streamable_http_client(url, http_client=http), read_timeout_seconds=read_timeout_seconds)

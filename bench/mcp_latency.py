@@ -27,7 +27,7 @@ import asyncpg
 from cryptography.fernet import Fernet
 from mcp import Client
 
-from bench.common import dbt, free_port, machine, scratch_database, serving
+from bench.common import bench_key, dbt, free_port, keyed_client, machine, scratch_database, serving
 from warehouse.db import as_url
 from warehouse.generator import generate
 
@@ -99,7 +99,11 @@ BARE_CALL = (
 
 
 async def _load(
-    url: str, clients: int, duration: float, call: tuple[str, Callable[[int], dict]] = MART_CALL
+    url: str,
+    clients: int,
+    duration: float,
+    call: tuple[str, Callable[[int], dict]] = MART_CALL,
+    key: str | None = None,
 ) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
@@ -108,7 +112,7 @@ async def _load(
     async def worker(index: int) -> None:
         nonlocal errors
         try:
-            async with Client(url, read_timeout_seconds=120) as client:
+            async with keyed_client(url, key, read_timeout_seconds=120) as client:
                 i = index
                 while time.monotonic() < stop_at:
                     i += 1
@@ -167,8 +171,8 @@ async def _measure(url: str, args: argparse.Namespace, env: dict[str, str]) -> N
         pool = await asyncpg.create_pool(as_url(url), min_size=2, max_size=5)
         async with (
             Client(f"http://127.0.0.1:{ports['bare']}/mcp") as bare,
-            Client(f"http://127.0.0.1:{ports['ours']}/mcp") as ours,
-            Client(f"http://127.0.0.1:{ports['cached']}/mcp") as cached,
+            keyed_client(f"http://127.0.0.1:{ports['ours']}/mcp", args.key) as ours,
+            keyed_client(f"http://127.0.0.1:{ports['cached']}/mcp", args.key) as cached,
         ):
             for title, (sql, calls) in QUERIES.items():
                 targets = {
@@ -181,7 +185,9 @@ async def _measure(url: str, args: argparse.Namespace, env: dict[str, str]) -> N
         await pool.close()
         if args.clients:
             rss_before = _rss_mib(cached_proc.pid)
-            load = await _load(f"http://127.0.0.1:{ports['cached']}/mcp", args.clients, args.duration)
+            load = await _load(
+                f"http://127.0.0.1:{ports['cached']}/mcp", args.clients, args.duration, MART_CALL, args.key
+            )
             rss_after = _rss_mib(cached_proc.pid)
             bare_load = await _load(
                 f"http://127.0.0.1:{ports['bare']}/mcp", args.clients, args.duration, BARE_CALL
@@ -219,6 +225,8 @@ def main() -> None:
             "TELCOPULSE_DATA_DIR": data_dir,
             "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
         }
+        args.key, key_env = bench_key(data_dir)
+        env.update(key_env)
         asyncio.run(_measure(url, args, env))
 
 

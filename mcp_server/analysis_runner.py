@@ -26,6 +26,7 @@ from analyses.registry import run_analysis
 from analyses.results import AnalysisError
 from mcp_server.context import AppContext
 from mcp_server.errors import InputValidationError
+from mcp_server.security.session_access import authorize_session
 from warehouse.analysis_inputs import PRIMARY_FRAME, STANDARD_INPUTS
 from warehouse.analysis_store import (
     ANALYSIS_TTL_SECONDS,
@@ -83,6 +84,7 @@ async def _load_session(
             "analysing session data needs parameters.session_key: the data key that holds the rows",
             hint=f"keys in this session: {', '.join(info.data_keys) or 'none yet'}",
         )
+    await authorize_session(app, session_id, write=False)
     value = await app.sessions.read(session_id, key)
     if isinstance(value, dict) and "rows" in value and "source" in value:
         value = {"columns": value.get("columns", []), "rows": value["rows"]}  # saved by save_as

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -14,14 +15,28 @@ from pydantic import ValidationError
 
 from mcp_server import prompts
 from mcp_server.context import SharedAppContext
-from mcp_server.errors import InputValidationError, ResourceLookupError, ResourceUnavailable, TelcopulseError
+from mcp_server.errors import (
+    Forbidden,
+    InputValidationError,
+    NotFound,
+    RateLimited,
+    ResourceLookupError,
+    ResourceUnavailable,
+    TelcopulseError,
+)
+from mcp_server.observability.tool_audit import audit_event
 from mcp_server.resources.dictionary import render_dictionary
 from mcp_server.resources.schema import render_schema
 from mcp_server.resources.templates import analysis_types, template
-from mcp_server.tools import analysis, charts, marts, sessions, sql
+from mcp_server.security import rbac
+from mcp_server.security.api_keys import Principal
+from mcp_server.security.principal import local_principal, peek_principal, principal_middleware
+from mcp_server.security.rate_limit import retry_message
+from mcp_server.tools import admin, analysis, charts, marts, sessions, sql
 from warehouse.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
+tool_logger = logging.getLogger("telcopulse.tools")
 
 INSTRUCTIONS = """telcopulse: telecom analytics warehouse (customers, network events, revenue).
 Start with list_marts (curated marts and their documentation) and query_mart; use query_database for
@@ -43,9 +58,92 @@ def _describe_validation_error(error: ValidationError) -> str:
 
 
 class TelcopulseMCP(MCPServer):
-    """MCPServer whose tool errors read `<Name>: <what to change>` and leak nothing else."""
+    """MCPServer with one gate for every tool call, and errors that leak nothing.
+
+    The gate, in order: the tool exists; the caller's role may use it (RBAC policy table);
+    the caller's key is within its rate limit; then the call runs, and its outcome is
+    audited. Errors read `<Name>: <what to change>`.
+    """
+
+    shared: SharedAppContext | None = None
+
+    async def list_tools(self) -> list[Any]:
+        tools = await super().list_tools()
+        principal = peek_principal()
+        if principal is None:
+            return tools
+        return [tool for tool in tools if rbac.allowed(tool.name, principal.role)]
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        started = time.perf_counter()
+        principal = peek_principal()
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = await self._gated_call(name, arguments, context, principal)
+            return result
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            await self._audit(name, arguments, principal, result, error, started)
+
+    async def _gated_call(
+        self, name: str, arguments: dict[str, Any], context: Any, principal: Principal | None
+    ) -> Any:
+        if self._tool_manager.get_tool(name) is None:
+            visible = [tool.name for tool in await self.list_tools()]
+            raise NotFound(f"no tool named {name!r}", hint=f"tools are: {', '.join(sorted(visible))}")
+        if principal is not None and not rbac.allowed(name, principal.role):
+            raise Forbidden(
+                f"tool {name} needs role {' or '.join(rbac.roles_for(name))}; "
+                f"your key has role {principal.role}",
+                hint="ask an admin for a key with that role",
+            )
+        app = self.shared.peek() if self.shared is not None else None
+        # Limits are per API key; the local stdio user has no key and no one to compete with.
+        if (
+            app is not None
+            and principal is not None
+            and principal.key_id != "stdio"
+            and app.limiter is not None
+        ):
+            decision = await app.limiter.check(principal.key_id, principal.role)
+            if not decision.allowed:
+                raise RateLimited(retry_message(decision))
+        return await self._call_tool_named_errors(name, arguments, context)
+
+    async def _audit(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        principal: Principal | None,
+        result: Any,
+        error: BaseException | None,
+        started: float,
+    ) -> None:
+        """One log line and one audit row per call: names, shapes and counts, never values."""
+        event = audit_event(
+            name, arguments, principal, result, error, int((time.perf_counter() - started) * 1000)
+        )
+        tool_logger.info(
+            "tool call",
+            extra={
+                "tool": name,
+                "key_id": event.key_id,
+                "role": event.role,
+                "session_id": event.session_id,
+                "duration_ms": event.duration_ms,
+                "outcome": event.outcome,
+                "rows": event.rows,
+                "query_shape": event.query_hash,
+            },
+        )
+        app = self.shared.peek() if self.shared is not None else None
+        if app is not None and app.audit is not None:
+            await app.audit.record(event)
+
+    async def _call_tool_named_errors(self, name: str, arguments: dict[str, Any], context: Any) -> Any:
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
@@ -62,18 +160,14 @@ class TelcopulseMCP(MCPServer):
                 raise InputValidationError(
                     _describe_validation_error(cause), hint="check the tool's inputSchema"
                 ) from None
-            if name not in {tool.name for tool in await self.list_tools()}:
-                raise _unknown_tool(name, [tool.name for tool in await self.list_tools()]) from None
             raise
 
 
-def _unknown_tool(name: str, known: list[str]) -> TelcopulseError:
-    from mcp_server.errors import NotFound
-
-    return NotFound(f"no tool named {name!r}", hint=f"tools are: {', '.join(sorted(known))}")
-
-
-def build_server(settings: Settings | None = None) -> TelcopulseMCP:
+def build_server(
+    settings: Settings | None = None, *, local_role: str | None = None, local: Principal | None = None
+) -> TelcopulseMCP:
+    """The server. Callers without an API key (stdio, in-memory) act as `local`, by default the
+    local user with `local_role` (TELCOPULSE_STDIO_ROLE)."""
     settings = settings or get_settings()
     shared = SharedAppContext(settings)
     server = TelcopulseMCP(
@@ -85,12 +179,15 @@ def build_server(settings: Settings | None = None) -> TelcopulseMCP:
         # The SDK logs every anticipated tool error at INFO, with its text; our own logger
         # reports what operators need (unexpected failures, with an incident id).
         log_level="WARNING",
+        middleware=[principal_middleware(local or local_principal(local_role or settings.stdio_role))],
     )
+    server.shared = shared
     sql.register(server)
     marts.register(server)
     sessions.register(server)
     analysis.register(server)
     charts.register(server)
+    admin.register(server)
     prompts.register(server)
     _register_resources(server, shared)
     return server

@@ -20,7 +20,9 @@ from mcp.server.mcpserver import Context
 from mcp_server.cache import DataVersion, QueryCache
 from mcp_server.catalog import Manifest, Mart, load_marts
 from mcp_server.errors import Unavailable
+from mcp_server.observability.audit import AuditLog
 from mcp_server.query.executor import ReadOnlyExecutor
+from mcp_server.security.rate_limit import RateLimiter
 from mcp_server.sessions.store import PostgresArchiver, SessionStore
 from warehouse.db import as_url, warehouse_id
 from warehouse.settings import Settings
@@ -39,6 +41,8 @@ class AppContext:
     sessions: SessionStore
     archiver: PostgresArchiver
     manifest: Manifest
+    limiter: RateLimiter | None = None
+    audit: AuditLog | None = None
     _marts: tuple[str, dict[str, Mart]] | None = None
     _marts_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -100,8 +104,14 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             sessions=SessionStore.from_settings(redis, settings),
             archiver=PostgresArchiver(pool),
             manifest=Manifest(settings.manifest_path),
+            limiter=RateLimiter(redis, limits_per_minute=settings.rate_limits),
+            audit=AuditLog(pool),
         )
-        yield context
+        context.audit.start()
+        try:
+            yield context
+        finally:
+            await context.audit.close()
     finally:
         await redis.aclose()
         await redis.connection_pool.disconnect()
@@ -140,6 +150,9 @@ class SharedAppContext:
                 if self._users == 0 and self._stack is not None:
                     stack, self._stack, self._context = self._stack, None, None
                     await stack.aclose()
+
+    def peek(self) -> AppContext | None:
+        return self._context
 
     def get(self) -> AppContext:
         if self._context is None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mcp_server.app import TelcopulseMCP, build_server
+from mcp_server.security.api_keys import open_key_store
+from mcp_server.security.auth import ApiKeyMiddleware
 from warehouse.settings import Settings
 
 _LOCAL_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
@@ -24,26 +28,53 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
 
 
 def build_http_app(settings: Settings, server: TelcopulseMCP | None = None) -> Starlette:
+    """The Starlette app; API keys are required unless TELCOPULSE_AUTH_REQUIRED=false."""
     server = server or build_server(settings)
 
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "server": "telcopulse"})
 
-    return server.streamable_http_app(
+    app = server.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=settings.mcp_stateless,
         json_response=settings.mcp_stateless,
         transport_security=transport_security(settings),
         host=settings.mcp_host,
     )
+    if settings.auth_required:
+        store = open_key_store(settings)
+        app.add_middleware(ApiKeyMiddleware, verify=store.averify)
+    return app
 
 
-def serve_http(settings: Settings, *, host: str, port: int, log_level: str = "warning") -> None:
+def serve_http(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
+    log_level: str = "warning",
+) -> None:
     import uvicorn
 
+    certfile = ssl_certfile or settings.ssl_certfile
+    keyfile = ssl_keyfile or settings.ssl_keyfile
+    if bool(certfile) != bool(keyfile):
+        raise SystemExit("HTTPS needs both --ssl-certfile and --ssl-keyfile")
     app = build_http_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        access_log=False,  # request lines carry client addresses and paths; our own log is structured
+    )
 
 
 def serve_stdio(settings: Settings) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +15,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold URLs with passwords
 )
+
+
+def _add_sub_apps() -> None:
+    from telcopulse.db_cli import db_app
+    from telcopulse.keys_cli import keys_app
+
+    app.add_typer(keys_app, name="keys", help="API keys and Fernet keys of the MCP server.")
+    app.add_typer(db_app, name="db", help="Database roles: a least-privilege login for the MCP server.")
+
+
+_add_sub_apps()
 
 
 @app.command()
@@ -92,16 +104,26 @@ def serve(
     ] = "stdio",
     host: Annotated[str | None, typer.Option(help="HTTP bind address (default TELCOPULSE_MCP_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (default TELCOPULSE_MCP_PORT).")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM): serve HTTPS.")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
 ) -> None:
     """Serve the MCP server: tools, resources and prompts over stdio or streamable HTTP at /mcp."""
     from mcp_server.http import serve_http, serve_stdio
+    from mcp_server.observability.logging import configure_logging
     from warehouse.settings import get_settings
 
     settings = get_settings()
+    configure_logging(settings.log_format)
     if transport == "stdio":
         serve_stdio(settings)
     elif transport == "http":
-        serve_http(settings, host=host or settings.mcp_host, port=port or settings.mcp_port)
+        serve_http(
+            settings,
+            host=host or settings.mcp_host,
+            port=port or settings.mcp_port,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+        )
     else:
         raise typer.BadParameter("transport must be stdio or http", param_hint="--transport")
 

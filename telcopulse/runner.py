@@ -18,7 +18,7 @@ from pathlib import Path
 
 import typer
 
-from warehouse.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings
+from warehouse.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, get_settings
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -119,6 +119,19 @@ def _generate_dbt_docs() -> bool:
         check=False,
     )
     return result.returncode == 0
+
+
+def _ensure_admin_key(settings: Settings) -> str | None:
+    """First start: create a demo admin key and print it once (it is stored hashed only)."""
+    from mcp_server.security.api_keys import open_key_store
+
+    store = open_key_store(settings)
+    if any(record.role == "admin" and record.is_active() for record in store.list()):
+        _say("MCP API keys: use the one you were given; `telcopulse keys create --name N --role R` adds one")
+        return None
+    key, _record = store.create("demo-admin", "admin")
+    _say(f"demo admin API key (shown once, stored hashed; `telcopulse keys list` shows its id): {key}")
+    return key
 
 
 def _start_mcp_server(host: str, port: int) -> subprocess.Popen[bytes]:
@@ -237,12 +250,14 @@ def run_up(*, serve: bool = True, docs_port: int = 8080) -> int:
     if _generate_dbt_docs():
         processes.append(_start_docs_server(docs_port))
         _say(f"dbt docs (data dictionary): http://127.0.0.1:{docs_port}")
+    demo_key = _ensure_admin_key(settings)
     processes.append(_start_mcp_server(settings.mcp_host, settings.mcp_port))
     if _wait_for_port(settings.mcp_host, settings.mcp_port, timeout=60):
         _say(f"MCP server (streamable HTTP): http://{settings.mcp_host}:{settings.mcp_port}/mcp")
         _say(
             "  try: npx @modelcontextprotocol/inspector --cli "
-            f"http://{settings.mcp_host}:{settings.mcp_port}/mcp --transport http --method tools/list"
+            f"http://{settings.mcp_host}:{settings.mcp_port}/mcp --transport http "
+            f'--header "X-API-Key: {demo_key or "<your key>"}" --method tools/list'
         )
     else:
         _say("MCP server did not come up within 60 s; see its output above")

@@ -99,6 +99,25 @@ class Settings(BaseSettings):
         description="Comma-separated Fernet keys (newest first) for session data. "
         "Unset: a key is generated once into <data_dir>/fernet.key (mode 0600).",
     )
+    # --- MCP security ---
+    auth_required: bool = Field(
+        default=True, description="HTTP transport demands an API key (X-API-Key or Authorization: Bearer)."
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="JSON-lines file of hashed API keys (the simple key store). Unset: keys live in "
+        "PostgreSQL (ops.api_keys).",
+    )
+    stdio_role: str = Field(
+        default="analyst", pattern=r"^(admin|analyst|viewer)$", description="Role of the local stdio user."
+    )
+    rate_limits: dict[str, int] = Field(
+        default_factory=lambda: {"admin": 600, "analyst": 120, "viewer": 60},
+        description="Tool calls per minute per API key, by role (JSON object).",
+    )
+    log_format: str = Field(default="json", pattern=r"^(json|text)$", description="Server log format.")
+    ssl_certfile: Path | None = Field(default=None, description="TLS certificate (PEM) for HTTPS.")
+    ssl_keyfile: Path | None = Field(default=None, description="TLS private key (PEM) for HTTPS.")
     dbt_manifest_path: Path | None = Field(
         default=None, description="dbt manifest the data dictionary reads. Unset: dbt_project/target."
     )

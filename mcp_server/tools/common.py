@@ -9,6 +9,7 @@ from mcp_types import ToolAnnotations
 from mcp_server.context import AppContext
 from mcp_server.errors import InputValidationError
 from mcp_server.query.service import QueryResult
+from mcp_server.security.session_access import authorize_session
 
 READ_ONLY = ToolAnnotations(
     readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
@@ -39,5 +40,6 @@ async def save_result(
         "data_version": result.data_version,
         "source": source,
     }
+    await authorize_session(app, session_id, write=True)
     await app.sessions.write(session_id, save_as, payload)
     return result.model_copy(update={"saved_as": save_as})

@@ -7,6 +7,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field, JsonValue
 
 from mcp_server.context import app_context
+from mcp_server.errors import Forbidden
+from mcp_server.security.principal import current_principal
+from mcp_server.security.session_access import authorize_session
 from mcp_server.tools.common import READ_ONLY, SESSION_WRITE
 
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -61,10 +64,21 @@ def register(server: MCPServer) -> None:
         ctx: Context,
         access_level: Literal["read", "write"] = "read",
         ttl_seconds: Annotated[int, Field(ge=1, description="Idle lifetime in seconds")] = 3600,
-        user_id: Annotated[str | None, Field(max_length=200)] = None,
+        user_id: Annotated[str | None, Field(max_length=200, description="Owner; admins only")] = None,
+        shared_with: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=200)]],
+            Field(max_length=50, description="Users (key names) who may read the session"),
+        ] = [],  # noqa: B006 - pydantic copies defaults
     ) -> SessionCreated:
+        principal = current_principal()
+        if user_id is not None and user_id != principal.name and principal.role != "admin":
+            raise Forbidden("only admins create sessions for other users", hint="leave user_id out")
         info = await app_context(ctx).sessions.create(
-            data_source=data_source, access_level=access_level, ttl_seconds=ttl_seconds, user_id=user_id
+            data_source=data_source,
+            access_level=access_level,
+            ttl_seconds=ttl_seconds,
+            user_id=user_id or principal.name,
+            metadata={"shared_with": sorted(set(shared_with))} if shared_with else None,
         )
         return SessionCreated(
             session_id=info.session_id,
@@ -75,7 +89,9 @@ def register(server: MCPServer) -> None:
 
     @server.tool(name="session_read", description="Read one data key of a session.", annotations=READ_ONLY)
     async def session_read(session_id: SessionId, key: Key, ctx: Context) -> SessionValue:
-        value, info = await app_context(ctx).sessions.read_with_info(session_id, key)
+        app = app_context(ctx)
+        await authorize_session(app, session_id, write=False)
+        value, info = await app.sessions.read_with_info(session_id, key)
         return SessionValue(session_id=session_id, key=key, value=value, expires_at=info.expires_at)
 
     @server.tool(
@@ -86,7 +102,9 @@ def register(server: MCPServer) -> None:
     async def session_update(
         session_id: SessionId, key: Key, value: JsonValue, ctx: Context
     ) -> SessionUpdated:
-        info = await app_context(ctx).sessions.write(session_id, key, value)
+        app = app_context(ctx)
+        await authorize_session(app, session_id, write=True)
+        info = await app.sessions.write(session_id, key, value)
         return SessionUpdated(
             session_id=session_id,
             key=key,
@@ -104,6 +122,7 @@ def register(server: MCPServer) -> None:
     )
     async def session_close(session_id: SessionId, ctx: Context, archive: bool = True) -> SessionClosed:
         app = app_context(ctx)
+        await authorize_session(app, session_id, write=True)
         closed = await app.sessions.close(
             session_id, archive=archive, archiver=app.archiver if archive else None
         )

@@ -3,10 +3,18 @@ checksum of everything an attack could change."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
+from mcp import Client
 from mcp_types import CallToolResult
 
 from warehouse.db import connect
@@ -43,12 +51,19 @@ ORDER BY 1, 2
 """
 
 
+# Written by the server itself on every call (the append-only audit trail), so excluded from
+# "nothing changed"; the corpus test checks separately that every attempt was audited.
+SERVER_BOOKKEEPING = {("ops", "audit_log")}
+
+
 def database_fingerprint(url: str) -> dict[str, Any]:
     """Content checksums of every table, the server settings, roles, functions and sequences."""
     with connect(url) as conn:
         tables = conn.execute(_TABLES_SQL).fetchall()
         sums = {}
         for schema, name in tables:
+            if (schema, name) in SERVER_BOOKKEEPING:
+                continue
             sums[f"{schema}.{name}"] = conn.execute(
                 f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{schema}\".\"{name}\" t"
             ).fetchone()
@@ -59,7 +74,8 @@ def database_fingerprint(url: str) -> dict[str, Any]:
             "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
         ).fetchall()
         sequences = conn.execute(
-            "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2"
+            "SELECT schemaname, sequencename, last_value FROM pg_sequences "
+            "WHERE (schemaname, sequencename) <> ('ops', 'audit_log_id_seq') ORDER BY 1, 2"
         ).fetchall()
         grants = conn.execute(
             "SELECT table_schema, table_name, grantee, privilege_type FROM information_schema.role_table_grants "
@@ -74,3 +90,92 @@ def database_fingerprint(url: str) -> dict[str, Any]:
         "sequences": sequences,
         "grants": grants,
     }
+
+
+def keyed_client(
+    url: str, key: str | None, *, read_timeout_seconds: float = 60, verify: object = True
+) -> Client:
+    """An MCP client over streamable HTTP that sends `key` in X-API-Key (none if None)."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = {"X-API-Key": key} if key else {}
+    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300), verify=verify)
+    return Client(streamable_http_client(url, http_client=http), read_timeout_seconds=read_timeout_seconds)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(
+    args: list[str], env: dict[str, str], health_url: str, verify: object = True
+) -> Iterator[None]:
+    """Start `telcopulse serve ...` (own process group), wait for its health endpoint, stop it after."""
+    import httpx
+    import pytest
+
+    process = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(health_url, timeout=1, verify=verify).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"MCP HTTP server did not start:\n{output[-4000:]}")
+            time.sleep(0.2)
+        yield
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@dataclass
+class McpHttp:
+    url: str
+    keys: dict[str, str]
+    key_ids: dict[str, str]
+    env: dict[str, str]
+    keys_file: Path
+
+
+def server_env(database_url: str, redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    from warehouse.db import as_url
+
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": as_url(database_url),
+        "REDIS_URL": redis_url,
+        "TELCOPULSE_DATA_DIR": str(data_dir),
+        "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
+        "TELCOPULSE_DB_POOL_MIN": "2",
+        **extra,
+    }
+
+
+def make_keys(keys_file: Path, people: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Create one key per name -> role in a file key store; returns (name -> key, name -> key_id)."""
+    from mcp_server.security.api_keys import FileKeyStore
+
+    store = FileKeyStore(keys_file)
+    keys, ids = {}, {}
+    for name, role in people.items():
+        key, record = store.create(name, role)  # type: ignore[arg-type]
+        keys[name], ids[name] = key, record.key_id
+    return keys, ids

@@ -9,6 +9,7 @@ from mcp import Client
 from mcp_server.app import build_server
 from tests.integration.mcp_helpers import database_fingerprint, error_text, mcp_settings
 from tests.sql_corpus import ATTACKS, BENIGN
+from warehouse.db import connect
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,8 @@ def server(pipeline, redis_url, tmp_path_factory):
 
 async def test_attack_corpus_is_refused_and_changes_nothing(server, pipeline):
     before = database_fingerprint(pipeline.database_url)
+    with connect(pipeline.database_url) as conn:
+        started = conn.execute("SELECT now()").fetchone()[0]
     escaped = []
     async with Client(server) as client:
         for case_id, sql in ATTACKS:
@@ -35,6 +38,12 @@ async def test_attack_corpus_is_refused_and_changes_nothing(server, pipeline):
                 }, case_id
     assert escaped == []
     assert database_fingerprint(pipeline.database_url) == before
+    with connect(pipeline.database_url) as conn:
+        audited = conn.execute(
+            "SELECT outcome, count(*) FROM ops.audit_log WHERE tool = 'query_database' AND at >= %s GROUP BY 1",
+            (started,),
+        ).fetchall()
+    assert sum(n for outcome, n in audited if outcome != "ok") >= len(ATTACKS)
 
 
 async def test_benign_corpus_all_succeeds(server):

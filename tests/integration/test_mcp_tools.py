@@ -308,7 +308,7 @@ async def test_session_lifecycle_with_saved_query_and_archive(server, pipeline):
         created = structured(
             await client.call_tool(
                 "session_create",
-                {"data_source": "warehouse", "access_level": "write", "user_id": "analyst-1"},
+                {"data_source": "warehouse", "access_level": "write"},
             )
         )
         session_id = created["session_id"]
@@ -355,7 +355,7 @@ async def test_session_lifecycle_with_saved_query_and_archive(server, pipeline):
             "SELECT user_id, data_source, data FROM ops.session_archive WHERE session_id = %s",
             session_id,
         )
-        assert archived[0][0] == "analyst-1" and archived[0][1] == "warehouse"
+        assert archived[0][0].startswith("local:") and archived[0][1] == "warehouse"
         assert set(archived[0][2]) == {"churn_by_type", "notes"}
         assert "Basic" not in json.dumps(archived[0][2])  # archived values stay encrypted
 

@@ -3,80 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
-from cryptography.fernet import Fernet
 from mcp import Client, StdioServerParameters
 
-from tests.integration.mcp_helpers import error_text, structured
-from warehouse.db import as_url
-
-TELCOPULSE = str(Path(sys.executable).parent / "telcopulse")
+from tests.integration.conftest import TELCOPULSE
+from tests.integration.mcp_helpers import error_text, keyed_client, server_env, structured
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server_env(pipeline, redis_url, tmp_path_factory) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "DATABASE_URL": as_url(pipeline.database_url),
-        "REDIS_URL": redis_url,
-        "TELCOPULSE_DATA_DIR": str(tmp_path_factory.mktemp("mcp-serve")),
-        "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
-        "TELCOPULSE_DB_POOL_MIN": "2",
-    }
-
-
-@pytest.fixture(scope="module")
-def http_url(server_env) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [TELCOPULSE, "serve", "--transport", "http", "--port", str(port)],
-        env=server_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"MCP HTTP server did not start:\n{output}")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-async def test_http_client_lists_and_calls_everything(http_url):
-    async with Client(http_url, read_timeout_seconds=60) as client:
+async def test_http_client_lists_and_calls_everything(mcp_http):
+    async with keyed_client(mcp_http.url, mcp_http.keys["alice"]) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
-        assert {"query_database", "list_marts", "query_mart", "session_create"} <= tools
+        assert {"query_database", "list_marts", "query_mart", "session_create", "analyze_data"} <= tools
         marts = structured(await client.call_tool("list_marts", {}))["marts"]
         assert len(marts) == 5
         result = structured(
@@ -94,22 +32,24 @@ async def test_http_client_lists_and_calls_everything(http_url):
         assert bad.is_error and error_text(bad).startswith("QueryError: ")
 
 
-async def test_http_rejects_a_foreign_host_header(http_url):
+async def test_http_rejects_a_foreign_host_header(mcp_http):
     async with httpx.AsyncClient() as http:
         response = await http.post(
-            http_url,
+            mcp_http.url,
             headers={
                 "Host": "evil.example",
                 "Content-Type": "application/json",
                 "Accept": "application/json",
+                "X-API-Key": mcp_http.keys["alice"],
             },
             content=b"{}",
         )
     assert response.status_code == 421
 
 
-async def test_concurrent_updates_to_one_session_from_two_http_clients(http_url):
-    async with Client(http_url) as first, Client(http_url) as second:
+async def test_concurrent_updates_to_one_session_from_two_http_clients(mcp_http):
+    key = mcp_http.keys["alice"]
+    async with keyed_client(mcp_http.url, key) as first, keyed_client(mcp_http.url, key) as second:
         session = structured(
             await first.call_tool("session_create", {"data_source": "warehouse", "access_level": "write"})
         )
@@ -138,10 +78,11 @@ async def test_concurrent_updates_to_one_session_from_two_http_clients(http_url)
         assert closed["archived_keys"] == [f"k{i}" for i in range(10)]
 
 
-async def test_stdio_client_against_the_serve_command(server_env):
-    params = StdioServerParameters(command=TELCOPULSE, args=["serve", "--transport", "stdio"], env=server_env)
+async def test_stdio_client_against_the_serve_command(pipeline, redis_url, tmp_path):
+    env = server_env(pipeline.database_url, redis_url, tmp_path)
+    params = StdioServerParameters(command=TELCOPULSE, args=["serve", "--transport", "stdio"], env=env)
     async with Client(params, read_timeout_seconds=60) as client:
-        assert len((await client.list_tools()).tools) == 9
+        assert len((await client.list_tools()).tools) == 9  # the local user is an analyst
         result = structured(
             await client.call_tool(
                 "query_database",

@@ -1,0 +1,82 @@
+"""What the audit log and the tool log line say about one call: who, which tool, which query
+shape or data source, how many rows, how long, what outcome. Never argument values."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from mcp_server.errors import TelcopulseError
+from mcp_server.observability.audit import AuditEvent, AuditLog
+from mcp_server.security.api_keys import Principal
+
+
+@lru_cache(maxsize=2048)
+def _shape(sql: str) -> tuple[str, str]:
+    return AuditLog.shape_of(sql)
+
+
+def _outcome(error: BaseException | None) -> str:
+    if error is None:
+        return "ok"
+    if isinstance(error, TelcopulseError):
+        return error.code
+    return type(error).__name__
+
+
+def _rows(result: Any) -> int | None:
+    content = getattr(result, "structured_content", None)
+    if not isinstance(content, dict):
+        return None
+    if isinstance(content.get("row_count"), int):
+        return content["row_count"]
+    metadata = content.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("row_count"), int):
+        return metadata["row_count"]
+    return None
+
+
+def _query(name: str, arguments: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(shape, hash, data_source) of the call."""
+    if name == "query_database" and isinstance(arguments.get("query"), str):
+        shape, digest = _shape(arguments["query"][:20_000])
+        return shape, digest, None
+    if name == "query_mart" and isinstance(arguments.get("mart"), str):
+        filters = arguments.get("filters") or []
+        columns = [f.get("column") for f in filters if isinstance(f, dict)]
+        shape = (
+            f"query_mart {arguments['mart']} columns={arguments.get('columns')} "
+            f"filters_on={columns} group_by={arguments.get('group_by')}"
+        )
+        return shape[:4000], None, str(arguments["mart"])[:200]
+    if name == "analyze_data":
+        source = arguments.get("data_source")
+        return f"analyze_data {arguments.get('analysis_type')}", None, str(source)[:200] if source else None
+    return None, None, None
+
+
+def audit_event(
+    name: str,
+    arguments: dict[str, Any],
+    principal: Principal | None,
+    result: Any,
+    error: BaseException | None,
+    duration_ms: int,
+) -> AuditEvent:
+    shape, digest, source = _query(name, arguments if isinstance(arguments, dict) else {})
+    session_id = arguments.get("session_id") if isinstance(arguments, dict) else None
+    return AuditEvent(
+        tool=name[:200],
+        outcome=_outcome(error),
+        key_id=principal.key_id if principal else None,
+        principal=principal.name if principal else None,
+        role=principal.role if principal else None,
+        transport="stdio" if principal is None or principal.key_id == "stdio" else "http",
+        error=str(error) if isinstance(error, TelcopulseError) else None,
+        query_shape=shape,
+        query_hash=digest,
+        data_source=source,
+        rows=_rows(result),
+        duration_ms=duration_ms,
+        session_id=session_id if isinstance(session_id, str) else None,
+    )

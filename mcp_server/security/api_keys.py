@@ -1,0 +1,600 @@
+"""API keys for the MCP HTTP transport: creation, hashed storage, verification.
+
+A key looks like `tp_<key_id>_<secret>`. The 12-hex `key_id` is public (it names the key
+in logs, the CLI and lookups); the `secret` (`secrets.token_urlsafe(32)`, 43 characters)
+is shown exactly once, at creation, and is never stored, logged or put in an error: the
+store keeps a random 16-byte salt and `scrypt(secret, salt)`, so a leaked store does not
+let anyone authenticate, and brute force costs a memory-hard hash per guess.
+
+scrypt is deliberately slow (tens of milliseconds), too slow to pay per request, so each
+store keeps a small in-process cache of successful verifications (sha256 of the presented
+key -> Principal, 30 s). Consequence, by design: a revocation takes effect immediately in
+the process that revoked (its cache is purged) and within `CACHE_TTL_S` seconds
+everywhere else. Failed verifications are not cached; rate limiting sits in front.
+
+Two stores share one interface (`KeyStore`): `PostgresKeyStore` (table ops.api_keys, the
+default) and `FileKeyStore` (a JSON-lines file, for deployments without a database of
+their own); `open_key_store` picks one from the settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import stat
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Role = Literal["admin", "analyst", "viewer"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+KEY_PREFIX = "tp_"
+KEY_ID_HEX_CHARS = 12
+SECRET_BYTES = 32
+MAX_KEY_LENGTH = 256
+MAX_NAME_LENGTH = 200
+CACHE_TTL_S = 30.0
+CACHE_MAX_ENTRIES = 10_000
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+# scrypt cost: N=2^14, r=8 -> 16 MiB and ~30-50 ms per hash (OWASP's floor for scrypt).
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+SCRYPT_DKLEN = 32
+SALT_BYTES = 16
+
+_KEY_ID_RE = re.compile(r"[0-9a-f]{12}")
+# token_urlsafe(32) is exactly 43 characters of the URL-safe base64 alphabet (which
+# includes "_", so the secret is delimited by length, not by splitting on "_").
+_KEY_RE = re.compile(r"tp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+# Unknown key ids are still hashed once, against this salt, so response time does not
+# tell an attacker whether a key id exists.
+_DUMMY_SALT = bytes(SALT_BYTES)
+_DUMMY_HASH = bytes(SCRYPT_DKLEN)
+
+
+class KeyStoreError(RuntimeError):
+    """The key store cannot be used as configured (unsafe file mode, damaged file, ...)."""
+
+
+class UnknownKeyError(LookupError):
+    """No key with this id (raised where a bool/None answer would be ambiguous, e.g. rotate)."""
+
+
+class Principal(BaseModel):
+    """Who a verified request acts as; the only thing verification hands to the server."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: str
+    name: str
+    role: Role
+
+
+class KeyRecord(BaseModel):
+    """One stored key. Holds the salt and hash, never the key; salt/hash stay out of repr."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: str = Field(pattern=r"^[0-9a-f]{12}$")
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    role: Role
+    salt: str = Field(pattern=r"^[0-9a-f]{32}$", repr=False)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$", repr=False)
+    created_at: AwareDatetime
+    revoked_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
+    last_used_at: AwareDatetime | None = None
+
+    def is_expired(self, now: dt.datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or _utcnow())
+
+    def is_active(self, now: dt.datetime | None = None) -> bool:
+        return self.revoked_at is None and not self.is_expired(now)
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(key_id=self.key_id, name=self.name, role=self.role)
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """What the CLI and the HTTP server need from a key store, whatever holds the keys."""
+
+    def create(
+        self, name: str, role: Role, expires_at: dt.datetime | None = None
+    ) -> tuple[str, KeyRecord]: ...
+
+    def get(self, key_id: str) -> KeyRecord | None: ...
+
+    def revoke(self, key_id: str) -> bool: ...
+
+    def rotate(self, key_id: str) -> tuple[str, KeyRecord]: ...
+
+    def verify(self, presented: str) -> Principal | None: ...
+
+    async def averify(self, presented: str) -> Principal | None: ...
+
+    def list(self) -> builtins.list[KeyRecord]: ...
+
+
+# --------------------------------------------------------------------------- primitives
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def hash_secret(secret: str, salt: bytes) -> bytes:
+    """scrypt of the secret; looked up through `hashlib` at call time so tests can spy on it."""
+    return hashlib.scrypt(
+        secret.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=SCRYPT_DKLEN
+    )
+
+
+def parse_key(presented: object) -> tuple[str, str] | None:
+    """(key_id, secret) of a well-formed key, else None — before any hashing, and without
+    saying which part is wrong (a caller echoing the reason would help probing)."""
+    if not isinstance(presented, str) or len(presented) > MAX_KEY_LENGTH:
+        return None
+    match = _KEY_RE.fullmatch(presented)
+    if match is None:
+        return None
+    return match.group(1), match.group(2)
+
+
+def is_key_id(value: str) -> bool:
+    """True for a syntactically valid key id; lets callers skip lookups of garbage."""
+    return isinstance(value, str) and _KEY_ID_RE.fullmatch(value) is not None
+
+
+def new_key_material() -> tuple[str, str]:
+    """A fresh (key_id, secret) pair from the OS CSPRNG."""
+    return secrets.token_hex(KEY_ID_HEX_CHARS // 2), secrets.token_urlsafe(SECRET_BYTES)
+
+
+def format_key(key_id: str, secret: str) -> str:
+    return f"{KEY_PREFIX}{key_id}_{secret}"
+
+
+def _check_create_arguments(name: str, role: str, expires_at: dt.datetime | None) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise ValueError(
+            f"key name must be 1-{MAX_NAME_LENGTH} printable characters, no tabs or newlines "
+            "(it appears in logs and tables)"
+        )
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise ValueError("expires_at must be timezone-aware (UTC)")
+        if expires_at <= _utcnow():
+            raise ValueError("expires_at is in the past: the key would never be valid")
+    return name
+
+
+def _lifetime_after_rotation(old: KeyRecord) -> dt.datetime | None:
+    """A rotated key keeps its predecessor's lifetime policy (not its deadline)."""
+    if old.expires_at is None:
+        return None
+    return _utcnow() + max(old.expires_at - old.created_at, dt.timedelta(minutes=1))
+
+
+# --------------------------------------------------------------------------- cache
+
+
+class VerificationCache:
+    """Successful verifications, keyed by sha256 of the presented key (never the key itself).
+
+    Bounded (LRU eviction) and thread-safe: `averify` fills it from worker threads.
+    """
+
+    def __init__(self, ttl_s: float = CACHE_TTL_S, max_entries: int = CACHE_MAX_ENTRIES) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def digest(presented: str) -> bytes:
+        return hashlib.sha256(presented.encode("utf-8")).digest()
+
+    def get(self, digest: bytes) -> Principal | None:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            principal, expires = entry
+            if expires <= now:
+                del self._entries[digest]
+                return None
+            self._entries.move_to_end(digest)
+            return principal
+
+    def put(self, digest: bytes, principal: Principal, ttl_s: float | None = None) -> None:
+        ttl = self.ttl_s if ttl_s is None else min(ttl_s, self.ttl_s)
+        if ttl <= 0:
+            return
+        with self._lock:
+            self._entries[digest] = (principal, time.monotonic() + ttl)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def discard_key(self, key_id: str) -> None:
+        with self._lock:
+            for digest in [d for d, (p, _) in self._entries.items() if p.key_id == key_id]:
+                del self._entries[digest]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# --------------------------------------------------------------------------- shared logic
+
+
+class _BaseKeyStore:
+    """Creation, rotation and verification, written once; subclasses only store records."""
+
+    _CREATE_ATTEMPTS = 5  # 48-bit ids: a collision is astronomically rare, but never fatal
+
+    def __init__(self) -> None:
+        self.cache = VerificationCache()
+
+    # -- storage hooks
+    def _insert(self, record: KeyRecord) -> KeyRecord | None:
+        """Store a new record; None if the key id is taken. Returns the record as stored."""
+        raise NotImplementedError
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        raise NotImplementedError
+
+    def _mark_revoked(self, key_id: str) -> bool:
+        raise NotImplementedError
+
+    def _touch(self, record: KeyRecord) -> None:
+        """Record use of a key (best effort, throttled); a no-op where writes are unwanted."""
+
+    # -- public API
+    def create(self, name: str, role: Role, expires_at: dt.datetime | None = None) -> tuple[str, KeyRecord]:
+        """Make a key; the returned plaintext is the only copy that will ever exist."""
+        name = _check_create_arguments(name, role, expires_at)
+        for _ in range(self._CREATE_ATTEMPTS):
+            key_id, secret = new_key_material()
+            salt = secrets.token_bytes(SALT_BYTES)
+            record = KeyRecord(
+                key_id=key_id,
+                name=name,
+                role=role,
+                salt=salt.hex(),
+                hash=hash_secret(secret, salt).hex(),
+                created_at=_utcnow(),
+                expires_at=expires_at,
+            )
+            stored = self._insert(record)
+            if stored is not None:
+                log.info("api key created key_id=%s role=%s", key_id, role)
+                return format_key(key_id, secret), stored
+        raise KeyStoreError("could not allocate an unused key id; try again")
+
+    def revoke(self, key_id: str) -> bool:
+        """Revoke now (idempotent: an earlier revocation time is kept); False for unknown ids."""
+        if not is_key_id(key_id):
+            return False
+        found = self._mark_revoked(key_id)
+        # Purge here even if the store write raced: this process must stop accepting it now.
+        self.cache.discard_key(key_id)
+        if found:
+            log.info("api key revoked key_id=%s", key_id)
+        return found
+
+    def rotate(self, key_id: str) -> tuple[str, KeyRecord]:
+        """A new key with the same name, role and lifetime; the old key stays valid until
+        revoked, so clients can switch over without downtime."""
+        old = self.get(key_id) if is_key_id(key_id) else None
+        if old is None:
+            raise UnknownKeyError("no API key with this id")
+        if old.revoked_at is not None:
+            raise KeyStoreError(f"API key {key_id} is revoked; create a new key instead of rotating it")
+        plaintext, record = self.create(old.name, old.role, _lifetime_after_rotation(old))
+        log.info("api key rotated old_key_id=%s new_key_id=%s", key_id, record.key_id)
+        return plaintext, record
+
+    def verify(self, presented: str) -> Principal | None:
+        """The principal of a valid key, else None — never an exception for bad input.
+
+        An unusable store (unsafe or damaged file, database down) does raise
+        (KeyStoreError, psycopg.Error): that is an outage to report as 503, not a 401.
+        """
+        parsed = parse_key(presented)
+        if parsed is None:
+            return None
+        digest = VerificationCache.digest(presented)
+        cached = self.cache.get(digest)
+        if cached is not None:
+            return cached
+        return self._verify_uncached(parsed[0], parsed[1], digest)
+
+    async def averify(self, presented: str) -> Principal | None:
+        """`verify` for the event loop: cache hits answer inline, scrypt + I/O run in a thread."""
+        parsed = parse_key(presented)
+        if parsed is None:
+            return None
+        digest = VerificationCache.digest(presented)
+        cached = self.cache.get(digest)
+        if cached is not None:
+            return cached
+        return await asyncio.to_thread(self._verify_uncached, parsed[0], parsed[1], digest)
+
+    def _verify_uncached(self, key_id: str, secret: str, digest: bytes) -> Principal | None:
+        record = self.get(key_id)
+        salt, expected = _DUMMY_SALT, _DUMMY_HASH
+        if record is not None:
+            try:
+                salt, expected = bytes.fromhex(record.salt), bytes.fromhex(record.hash)
+            except ValueError:  # validated on load; belt and braces for a hand-edited row
+                log.error("api key record is damaged key_id=%s", key_id)
+                record = None
+        # Always exactly one scrypt and one constant-time compare, whatever the outcome.
+        matches = hmac.compare_digest(hash_secret(secret, salt), expected)
+        if record is None or not matches:
+            log.debug(
+                "api key rejected key_id=%s reason=%s", key_id, "unknown" if record is None else "secret"
+            )
+            return None
+        now = _utcnow()
+        if record.revoked_at is not None:
+            log.info("api key rejected key_id=%s reason=revoked", key_id)
+            return None
+        if record.is_expired(now):
+            log.info("api key rejected key_id=%s reason=expired", key_id)
+            return None
+        ttl = None if record.expires_at is None else (record.expires_at - now).total_seconds()
+        principal = record.principal
+        self.cache.put(digest, principal, ttl)
+        self._touch(record)
+        return principal
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+_COLUMNS = "key_id, name, role, salt, hash, created_at, revoked_at, expires_at, last_used_at"
+
+
+class PostgresKeyStore(_BaseKeyStore):
+    """Keys in ops.api_keys (migration 0005). Each uncached verification opens a short
+    connection; with the 30 s cache that is rare, and it keeps this class pool-free."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__()
+        self._url = database_url
+
+    def __repr__(self) -> str:  # the URL may carry a password
+        return "PostgresKeyStore(<database>)"
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[Any]:
+        from warehouse.db import connect
+
+        with connect(self._url, autocommit=True) as conn:
+            yield conn
+
+    def _row_to_record(self, row: tuple[Any, ...]) -> KeyRecord:
+        return KeyRecord(**dict(zip(_COLUMNS.split(", "), row, strict=True)))
+
+    def _insert(self, record: KeyRecord) -> KeyRecord | None:
+        with self._conn() as conn:
+            row = conn.execute(
+                f"INSERT INTO ops.api_keys (key_id, name, role, salt, hash, expires_at)"
+                f" VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (key_id) DO NOTHING RETURNING {_COLUMNS}",
+                (record.key_id, record.name, record.role, record.salt, record.hash, record.expires_at),
+            ).fetchone()
+        return None if row is None else self._row_to_record(row)
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        if not is_key_id(key_id):
+            return None
+        with self._conn() as conn:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM ops.api_keys WHERE key_id = %s", (key_id,)).fetchone()
+        return None if row is None else self._row_to_record(row)
+
+    def list(self) -> builtins.list[KeyRecord]:
+        with self._conn() as conn:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM ops.api_keys ORDER BY created_at, key_id").fetchall()
+        return [self._row_to_record(row) for row in rows]
+
+    def _mark_revoked(self, key_id: str) -> bool:
+        with self._conn() as conn:
+            row = conn.execute(
+                "UPDATE ops.api_keys SET revoked_at = COALESCE(revoked_at, now())"
+                " WHERE key_id = %s RETURNING key_id",
+                (key_id,),
+            ).fetchone()
+        return row is not None
+
+    def _touch(self, record: KeyRecord) -> None:
+        """At most one write per key per minute (the WHERE clause also dedups across
+        processes); a failure only costs an inaccurate "last used", never a request."""
+        if record.last_used_at is not None and _utcnow() - record.last_used_at < LAST_USED_RESOLUTION:
+            return
+        try:
+            with self._conn() as conn:
+                conn.execute(
+                    "UPDATE ops.api_keys SET last_used_at = now() WHERE key_id = %s"
+                    " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+                    (record.key_id,),
+                )
+        except Exception as exc:  # read-only replica, transient outage, ...
+            log.warning(
+                "could not record last use of api key key_id=%s: %s", record.key_id, type(exc).__name__
+            )
+
+
+# --------------------------------------------------------------------------- JSON-lines file
+
+
+class FileKeyStore(_BaseKeyStore):
+    """Keys in a JSON-lines file (one record per line), for deployments without PostgreSQL.
+
+    The file is written atomically (temp file + os.replace) with mode 0600 and re-read
+    when it changes, so a key created or revoked by the CLI reaches a running server
+    without a restart. It refuses to read a file group/others can access. Usage time
+    (last_used_at) is not recorded: the file is often a read-only mounted secret, and
+    several server processes rewriting it would race.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._loaded_signature: tuple[int, int, int] | None = None
+        self._records: dict[str, KeyRecord] = {}
+
+    def __repr__(self) -> str:
+        return f"FileKeyStore({str(self.path)!r})"
+
+    # -- reading
+    def _load(self) -> dict[str, KeyRecord]:
+        """Current records, re-parsed only when the file's inode/size/mtime changed."""
+        with self._lock:
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                self._loaded_signature, self._records = None, {}
+                return {}
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if os.name == "posix" and info.st_mode & 0o077:
+                    raise KeyStoreError(
+                        f"API key file {self.path} is accessible by group/others "
+                        f"(mode {stat.filemode(info.st_mode)}); restrict it with: chmod 600 {self.path}"
+                    )
+                signature = (info.st_ino, info.st_size, info.st_mtime_ns)
+                if signature != self._loaded_signature:
+                    self._records = self._parse(handle.read())
+                    self._loaded_signature = signature
+            return dict(self._records)
+
+    def _parse(self, raw: bytes) -> dict[str, KeyRecord]:
+        records: dict[str, KeyRecord] = {}
+        for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = KeyRecord.model_validate_json(line)
+            except ValidationError:
+                # No line content in the message: it holds hashes, and the error may end up in logs.
+                raise KeyStoreError(
+                    f"API key file {self.path}: line {number} is not a valid key record"
+                ) from None
+            if record.key_id in records:
+                raise KeyStoreError(f"API key file {self.path}: key id {record.key_id} appears twice")
+            records[record.key_id] = record
+        return records
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        if not is_key_id(key_id):
+            return None
+        return self._load().get(key_id)
+
+    def list(self) -> builtins.list[KeyRecord]:
+        return sorted(self._load().values(), key=lambda r: (r.created_at, r.key_id))
+
+    # -- writing
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Serialise read-modify-write cycles of concurrent CLI runs (POSIX advisory lock)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: single-writer assumption
+            yield
+            return
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _write(self, records: dict[str, KeyRecord]) -> None:
+        payload = "".join(
+            json.dumps(record.model_dump(mode="json"), separators=(",", ":")) + "\n"
+            for record in sorted(records.values(), key=lambda r: (r.created_at, r.key_id))
+        ).encode("utf-8")
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        with contextlib.suppress(OSError):  # durability of the rename; not possible everywhere
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def _insert(self, record: KeyRecord) -> KeyRecord | None:
+        with self._exclusive():
+            records = self._load()
+            if record.key_id in records:
+                return None
+            records[record.key_id] = record
+            self._write(records)
+        return record
+
+    def _mark_revoked(self, key_id: str) -> bool:
+        with self._exclusive():
+            records = self._load()
+            record = records.get(key_id)
+            if record is None:
+                return False
+            if record.revoked_at is None:
+                records[key_id] = record.model_copy(update={"revoked_at": _utcnow()})
+                self._write(records)
+        return True
+
+
+# --------------------------------------------------------------------------- factory
+
+
+def open_key_store(settings: Settings) -> KeyStore:
+    """The file store when TELCOPULSE_API_KEYS_FILE is set, else the warehouse's table."""
+    if settings.api_keys_file is not None:
+        return FileKeyStore(settings.api_keys_file)
+    return PostgresKeyStore(settings.require_database_url())

@@ -1,0 +1,97 @@
+"""API-key authentication for the HTTP transport, as pure ASGI (safe for SSE streams).
+
+Runs before the MCP layer sees a byte: no key or a bad key ends the request with 401 and
+a JSON body saying what to send. Keys are accepted in `X-API-Key` or `Authorization:
+Bearer`, never in the URL (URLs end up in proxy and access logs). Every attempt is logged
+with the key id (the public part of a key), never the key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mcp_server.security.api_keys import Principal
+
+logger = logging.getLogger("telcopulse.auth")
+
+Verify = Callable[[str], Awaitable[Principal | None]]
+_KEY_ID = re.compile(r"^tp_([0-9a-f]{12})_")
+MAX_HEADER_CHARS = 512
+
+
+def _key_id(presented: str) -> str | None:
+    match = _KEY_ID.match(presented)
+    return match.group(1) if match else None
+
+
+async def _reject(
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+    message: str,
+    *,
+    status: int = 401,
+    error: str = "AuthError",
+) -> None:
+    body = json.dumps({"error": error, "message": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"www-authenticate", b'Bearer realm="telcopulse", charset="UTF-8"'),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The key from X-API-Key, else from a Bearer Authorization header (names case-insensitive)."""
+    api_key = bearer = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"x-api-key":
+            api_key = value
+        elif lowered == b"authorization" and value[:7].lower() == b"bearer ":
+            bearer = value[7:]
+    raw = api_key if api_key is not None else bearer
+    if raw is None:
+        return None
+    return raw.decode("latin-1").strip()
+
+
+class ApiKeyMiddleware:
+    def __init__(self, app: Any, verify: Verify, *, exempt_paths: tuple[str, ...] = ("/healthz",)) -> None:
+        self.app = app
+        self.verify = verify
+        self.exempt_paths = exempt_paths
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        key = presented_key(scope.get("headers", []))
+        if not key:
+            logger.info("auth rejected: no key", extra={"outcome": "AuthError"})
+            await _reject(send, "missing API key: send it in the X-API-Key header (or Authorization: Bearer)")
+            return
+        try:
+            principal = await self.verify(key) if len(key) <= MAX_HEADER_CHARS else None
+        except Exception as exc:  # a broken key store is an outage, not a bad key
+            logger.error("key store unavailable: %s", type(exc).__name__)
+            await _reject(
+                send, "cannot check API keys right now; retry shortly", status=503, error="Unavailable"
+            )
+            return
+        if principal is None:
+            logger.info("auth rejected: invalid key", extra={"outcome": "AuthError", "key_id": _key_id(key)})
+            await _reject(send, "invalid, expired or revoked API key; ask an admin for a new one")
+            return
+        logger.info("auth ok", extra={"outcome": "ok", "key_id": principal.key_id, "role": principal.role})
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)

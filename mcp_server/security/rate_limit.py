@@ -1,0 +1,237 @@
+"""Per-API-key rate limiting whose budget is shared by every server replica.
+
+Several replicas answer the same agents, so a per-process counter would let a client get
+N times its limit by spreading calls. The state therefore lives in the shared Redis and
+every check is one Lua script (a single round trip, atomic on the server), so concurrent
+calls from any number of replicas cannot both spend the last unit.
+
+Algorithm: GCRA (the generic cell rate algorithm, a token bucket expressed as one
+timestamp). Chosen over a sorted-set sliding-window log because:
+
+* memory and work per check are O(1): one string key per identity holding its
+  "theoretical arrival time" (TAT), whereas a log keeps up to `limit` members per key
+  (600 for an admin) and trims them on every call;
+* it answers `retry_after` and `reset_after` exactly, with no scan;
+* refill is smooth: after a burst of `limit` calls one more is allowed every
+  `window / limit` seconds instead of the whole budget coming back at a window edge, so
+  agents that retry on `retry_after` do not stampede together.
+
+The trade-off is that GCRA is a sustained rate with a burst allowance, not an exact
+"at most N in any 60 s" log; the burst is exactly `limit` calls and the long-run rate is
+`limit` per window, which is what the limits are meant to express.
+
+Time comes from `redis.call('TIME')` inside the script, so clock skew between replicas
+does not matter. All arithmetic is in integer microseconds (exact in Lua's doubles up to
+2**53, i.e. far beyond the epoch values used). The emission interval is
+`floor(window_us / limit)` and the burst period `limit * interval`, so a burst of exactly
+`limit` calls passes from an idle state whatever the rounding; the window thereby shrinks
+by under `limit` microseconds, which is negligible. Each key gets a PX expiry equal to the
+time until its bucket is full again, after which it carries no information, so idle
+identities cost nothing.
+
+Layout: `<prefix>:<identity>` string = TAT in microseconds of Redis server time. The
+identity is the API key *id* (or `stdio:<user>`), never the secret itself, because key
+names are visible to anyone with Redis access (MONITOR, SCAN, slow log).
+
+Redis outage: `fail_open=True` (default) lets calls through and logs a warning (at most
+every `_WARN_EVERY_S`), because failing closed would turn a Redis outage into a full
+service outage while the database still protects itself with statement timeouts and pool
+limits. `fail_open=False` raises `Unavailable` instead, for deployments where an
+unmetered client is worse than downtime. An honest `Unavailable` is used rather than a
+refused decision, so an agent is not told it exceeded a limit it never reached. Either
+way, how long a *hung* Redis stalls a call is set by the client's `socket_timeout` and
+`retry`, which the caller should keep small.
+
+An exhausted client connection pool (`MaxConnectionsError`, e.g. more than 100 checks in
+flight on one redis.asyncio client) is *load*, not an outage: failing open there would let
+a flood of concurrent calls bypass the limit exactly when it matters. The check waits up
+to `pool_wait_seconds` for a connection and then raises `Unavailable` (server busy)
+whatever `fail_open` says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import MaxConnectionsError, RedisError
+
+from mcp_server.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "telcopulse:ratelimit"
+# Under an outage every call fails; one warning per interval says so without flooding logs.
+_WARN_EVERY_S = 30.0
+
+# KEYS[1] bucket key. ARGV[1] interval_us (cost of one unit), ARGV[2] period_us
+# (limit * interval, the burst capacity in time), ARGV[3] cost in units.
+# Returns {allowed (1|0), tat_minus_now_us after the decision, retry_after_us}.
+# The TAT is written with %.0f because tostring() would use %.14g and lose digits.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '') or now
+if tat < now then tat = now end
+local new_tat = tat + cost * interval
+if new_tat - now > period then
+  return {0, tat - now, new_tat - period - now}
+end
+local ttl_ms = math.ceil((new_tat - now) / 1000)
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', ttl_ms)
+return {1, new_tat - now, 0}
+"""
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    """The outcome of one check, with what a client needs to back off correctly.
+
+    `remaining` counts cost units still available right now; `retry_after` is `math.inf`
+    when the call can never pass (limit 0, or a cost above the whole limit), so an agent
+    stops instead of retrying forever. `role` and `window_seconds` are carried so the
+    decision can be explained (see `retry_message`) without the limiter at hand.
+    """
+
+    allowed: bool
+    limit: int  # requests per window
+    remaining: int
+    retry_after: float  # seconds until the next request would be allowed (0 if allowed)
+    reset_after: float  # seconds until the bucket is full again
+    role: str = ""
+    window_seconds: int = 60
+
+
+class RateLimiter:
+    """Checks and spends per-identity budgets in Redis; safe to share across tasks."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        limits_per_minute: Mapping[str, int],
+        prefix: str = DEFAULT_PREFIX,
+        window_seconds: int = 60,
+        fail_open: bool = True,
+        pool_wait_seconds: float = 1.0,
+    ) -> None:
+        """`limits_per_minute` maps role -> calls per window (per minute with the default
+        window; the name follows the configuration). Unknown roles get the smallest limit
+        so a typo or a new role never grants more than the most restricted one."""
+        if not limits_per_minute:
+            raise ValueError("limits_per_minute needs at least one role")
+        for role, limit in limits_per_minute.items():
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+                raise ValueError(f"rate limit for role {role!r} must be an integer >= 0, got {limit!r}")
+        if not isinstance(window_seconds, int) or window_seconds <= 0:
+            raise ValueError(f"window_seconds must be a positive integer, got {window_seconds!r}")
+        if pool_wait_seconds < 0:
+            raise ValueError(f"pool_wait_seconds must be >= 0, got {pool_wait_seconds!r}")
+        self._limits = dict(limits_per_minute)
+        self._default_limit = min(self._limits.values())
+        self.prefix = prefix
+        self.window_seconds = window_seconds
+        self.fail_open = fail_open
+        self.pool_wait_seconds = pool_wait_seconds
+        self._window_us = window_seconds * 1_000_000
+        self._script = redis.register_script(_GCRA)
+        self._last_warning = -math.inf
+
+    def limit_for(self, role: str) -> int:
+        return self._limits.get(role, self._default_limit)
+
+    def key_for(self, identity: str) -> str:
+        return f"{self.prefix}:{identity}"
+
+    async def check(self, identity: str, role: str, cost: int = 1) -> RateDecision:
+        """Spend `cost` units of `identity`'s budget if they are available, atomically.
+
+        A refused call spends nothing, so a client hammering while limited does not push
+        its own recovery further away.
+        """
+        if not identity:
+            raise ValueError("identity must be a non-empty API key id")
+        if not isinstance(cost, int) or isinstance(cost, bool) or cost < 1:
+            raise ValueError(f"cost must be a positive integer, got {cost!r}")
+        limit = self.limit_for(role)
+        if limit == 0:  # blocked role: no need to ask Redis, and no key is created
+            return RateDecision(False, 0, 0, math.inf, 0.0, role, self.window_seconds)
+
+        interval = max(1, self._window_us // limit)
+        period = interval * limit
+        try:
+            allowed, tat_us, retry_us = await self._run(self.key_for(identity), interval, period, cost)
+        except MaxConnectionsError as exc:
+            self._warn("rate limiter found its Redis connection pool exhausted; refusing the call", exc)
+            raise Unavailable("the server is too busy right now; retry in a few seconds") from exc
+        except RedisError as exc:
+            return self._redis_failed(exc, limit, role)
+
+        tat_us, retry_us = int(tat_us), int(retry_us)
+        remaining = min(limit, max(0, (period - tat_us) // interval))
+        retry_after = 0.0 if allowed else (math.inf if cost > limit else retry_us / 1e6)
+        return RateDecision(
+            allowed=bool(allowed),
+            limit=limit,
+            remaining=remaining,
+            retry_after=retry_after,
+            reset_after=tat_us / 1e6,
+            role=role,
+            window_seconds=self.window_seconds,
+        )
+
+    async def _run(self, key: str, interval: int, period: int, cost: int) -> list[int]:
+        """Run the script, waiting briefly for a pooled connection when all are in use.
+
+        redis.asyncio's default pool raises instead of queueing; polling with a short,
+        growing pause turns a momentary spike into a small delay rather than an error.
+        """
+        deadline = time.monotonic() + self.pool_wait_seconds
+        pause = 0.001
+        while True:
+            try:
+                return await self._script(keys=[key], args=[interval, period, cost])
+            except MaxConnectionsError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.01)
+
+    def _redis_failed(self, exc: RedisError, limit: int, role: str) -> RateDecision:
+        if not self.fail_open:
+            self._warn("rate limiter cannot reach Redis; refusing the call", exc)
+            raise Unavailable("the rate limiter is unreachable right now; retry in a few seconds") from exc
+        self._warn("rate limiter cannot reach Redis; letting calls through unmetered", exc)
+        # Nothing is known about the budget; report it as untouched rather than invent usage.
+        return RateDecision(True, limit, limit, 0.0, 0.0, role, self.window_seconds)
+
+    def _warn(self, message: str, exc: BaseException) -> None:
+        """Log at most one warning per `_WARN_EVERY_S`: an outage hits every call."""
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_EVERY_S:
+            self._last_warning = now
+            log.warning("%s (%s)", message, type(exc).__name__, exc_info=exc)
+
+
+def retry_message(decision: RateDecision) -> str:
+    """Text for an agent that was refused: what the limit is and when to try again.
+
+    The wait is rounded *up* to a tenth of a second so following it literally never lands
+    a fraction early and gets refused again.
+    """
+    per = "calls/min" if decision.window_seconds == 60 else f"calls per {decision.window_seconds} s"
+    who = f" for role {decision.role}" if decision.role else ""
+    if decision.limit == 0:
+        return f"rate limit of 0 {per}{who}: this key may not make calls; do not retry"
+    if math.isinf(decision.retry_after):
+        return f"this call costs more than the whole rate limit of {decision.limit} {per}{who}; do not retry"
+    wait = math.ceil(decision.retry_after * 10) / 10
+    return f"rate limit of {decision.limit} {per}{who} reached; retry after {wait:.1f} s"

@@ -1,0 +1,49 @@
+"""Admin-only maintenance tools."""
+
+from typing import Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel
+
+from mcp_server.context import app_context
+from warehouse.db import warehouse_id
+
+
+class CacheCleared(BaseModel):
+    scope: str
+    deleted_keys: int
+
+
+async def _delete_matching(redis: object, pattern: str) -> int:
+    deleted = 0
+    batch: list[bytes] = []
+    async for key in redis.scan_iter(match=pattern, count=500):  # type: ignore[attr-defined]
+        batch.append(key)
+        if len(batch) >= 500:
+            deleted += await redis.unlink(*batch)  # type: ignore[attr-defined]
+            batch = []
+    if batch:
+        deleted += await redis.unlink(*batch)  # type: ignore[attr-defined]
+    return deleted
+
+
+def register(server: MCPServer) -> None:
+    @server.tool(
+        name="cache_clear",
+        description="Admin: drop this warehouse's cached query results and/or analysis results from Redis "
+        "(they are recomputed on demand; analyses stay in analytics.analysis_results).",
+        annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True),
+    )
+    async def cache_clear(ctx: Context, scope: Literal["queries", "analyses", "all"] = "all") -> CacheCleared:
+        app = app_context(ctx)
+        wid = warehouse_id(app.settings.require_database_url())
+        patterns = []
+        if scope in ("queries", "all"):
+            patterns.append(f"telcopulse:qcache:{wid}:*")
+        if scope in ("analyses", "all"):
+            patterns.append(f"telcopulse:analysis:{wid}:*")
+        deleted = 0
+        for pattern in patterns:
+            deleted += await _delete_matching(app.redis, pattern)
+        return CacheCleared(scope=scope, deleted_keys=deleted)

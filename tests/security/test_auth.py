@@ -1,0 +1,119 @@
+"""Who gets in over HTTP: only holders of a valid, unrevoked key, sent in a header."""
+
+from __future__ import annotations
+
+import hmac
+
+import httpx
+import pytest
+
+from mcp_server.security import api_keys
+from mcp_server.security.api_keys import FileKeyStore
+from tests.integration.mcp_helpers import keyed_client, structured
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+def _post(url: str, headers: dict[str, str], *, params: dict | None = None) -> httpx.Response:
+    return httpx.post(url, headers={**HEADERS, **headers}, params=params, json=INIT, timeout=10)
+
+
+def test_no_key_is_401_with_a_clear_message(mcp_http):
+    response = _post(mcp_http.url, {})
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": "AuthError",
+        "message": "missing API key: send it in the X-API-Key header (or Authorization: Bearer)",
+    }
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "nonsense",
+        "tp_000000000000_" + "x" * 43,  # well-formed, unknown id
+        "tp_" + "0" * 12,
+        "x" * 10_000,  # very long
+        "tp_abc_def",
+    ],
+)
+def test_wrong_keys_are_401(mcp_http, key):
+    response = _post(mcp_http.url, {"X-API-Key": key})
+    assert response.status_code == 401 and response.json()["error"] == "AuthError"
+
+
+def test_a_valid_key_with_a_wrong_secret_is_401(mcp_http):
+    key = mcp_http.keys["alice"]
+    tampered = key[:-1] + ("A" if key[-1] != "A" else "B")
+    assert _post(mcp_http.url, {"X-API-Key": tampered}).status_code == 401
+
+
+def test_key_in_the_query_string_is_not_accepted(mcp_http):
+    key = mcp_http.keys["alice"]
+    for name in ("api_key", "key", "apikey", "X-API-Key"):
+        assert _post(mcp_http.url, {}, params={name: key}).status_code == 401
+
+
+@pytest.mark.parametrize("header", ["X-API-Key", "x-api-key", "X-Api-Key", "X-API-KEY"])
+def test_header_name_case_does_not_matter(mcp_http, header):
+    assert _post(mcp_http.url, {header: mcp_http.keys["alice"]}).status_code == 200
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_authorization_bearer_is_accepted(mcp_http, scheme):
+    assert _post(mcp_http.url, {"Authorization": f"{scheme} {mcp_http.keys['alice']}"}).status_code == 200
+
+
+def test_other_authorization_schemes_are_not(mcp_http):
+    assert _post(mcp_http.url, {"Authorization": f"Basic {mcp_http.keys['alice']}"}).status_code == 401
+
+
+def test_health_needs_no_key(mcp_http):
+    assert httpx.get(mcp_http.url.replace("/mcp", "/healthz"), timeout=5).status_code == 200
+
+
+async def test_revoked_key_is_refused(mcp_http):
+    store = FileKeyStore(mcp_http.keys_file)
+    key, record = store.create("temp-analyst", "analyst")
+    async with keyed_client(mcp_http.url, key) as client:
+        assert structured(await client.call_tool("list_marts", {}))["marts"]
+    revoked, revoked_record = store.create("temp-analyst-2", "analyst")
+    store.revoke(revoked_record.key_id)
+    # The server re-reads the key file when it changes; a success is cached for at most 30 s,
+    # so a key revoked before its first use is refused at once.
+    assert _post(mcp_http.url, {"X-API-Key": revoked}).status_code == 401
+    store.revoke(record.key_id)
+
+
+def test_verification_uses_a_constant_time_compare(tmp_path, monkeypatch):
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(api_keys.hmac, "compare_digest", spy)
+    store = FileKeyStore(tmp_path / "keys.jsonl")
+    key, _ = store.create("someone", "viewer")
+    assert store.verify(key) is not None
+    assert store.verify(key[:-2] + "zz") is None
+    assert len(calls) >= 2
+
+
+def test_keys_are_stored_hashed(mcp_http):
+    text = mcp_http.keys_file.read_text()
+    for key in mcp_http.keys.values():
+        secret = key.split("_", 2)[2]
+        assert secret not in text and key not in text
