@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
         description="PostgreSQL role ad-hoc SQL runs as (SELECT-only on the allowed schemas).",
     )
+    query_admin_role: str = Field(
+        default="telcopulse_query_admin",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="Role admins' ad-hoc SQL runs as (adds SELECT on raw).",
+    )
     query_schemas: list[str] = Field(
         default_factory=lambda: ["marts", "intermediate", "staging"],
         description="Schemas the query role may read.",

@@ -66,7 +66,9 @@ class ReadOnlyExecutor:
         return self._max_rows
 
     @asynccontextmanager
-    async def _read_only(self, timeout_s: float) -> AsyncIterator[asyncpg.Connection]:
+    async def _read_only(
+        self, timeout_s: float, role: str | None = None
+    ) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection inside a read-only transaction as the query role; errors named."""
         timeout_ms = max(1, int(timeout_s * 1000))
         try:
@@ -75,7 +77,7 @@ class ReadOnlyExecutor:
                 # setting ends with the transaction, which is rolled back: nothing is kept.
                 await conn.execute(
                     "BEGIN TRANSACTION READ ONLY; "
-                    f'SET LOCAL ROLE "{self._role}"; '
+                    f'SET LOCAL ROLE "{role or self._role}"; '
                     f"SET LOCAL statement_timeout = {timeout_ms}; "
                     f"SET LOCAL lock_timeout = {min(self._lock_timeout_ms, timeout_ms)}; "
                     "SET LOCAL idle_in_transaction_session_timeout = 60000"
@@ -129,11 +131,18 @@ class ReadOnlyExecutor:
         return names, records
 
     async def fetch_page(
-        self, sql: str, args: tuple[Any, ...] | list[Any], *, timeout_s: float, offset: int, limit: int
+        self,
+        sql: str,
+        args: tuple[Any, ...] | list[Any],
+        *,
+        timeout_s: float,
+        offset: int,
+        limit: int,
+        role: str | None = None,
     ) -> Page:
         limit = max(1, min(limit, self._max_rows))
         wrapped = f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {limit + 1} OFFSET {int(offset)}"
-        async with self._read_only(timeout_s) as conn:
+        async with self._read_only(timeout_s, role) as conn:
             statement = await conn.prepare(wrapped)
             bound = coerce_arguments([t.name for t in statement.get_parameters()], list(args))
             records = await statement.fetch(*bound, timeout=timeout_s + 5)

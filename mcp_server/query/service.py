@@ -44,16 +44,21 @@ async def run_query(
     timeout_s: float,
     page_size: int,
     cursor: str | None,
+    role: str | None = None,
 ) -> QueryResult:
+    """`role` overrides the executor's query role (admins read raw); it is part of the cache key,
+    so a result one role may see is never served to another."""
     data_version = await version.current()
     query_id = fingerprint[:24]
     offset = decode_cursor(cursor, query=query_id, version=data_version) if cursor else 0
     page_size = max(1, min(page_size, executor.max_rows))
-    key = cache.key(data_version, fingerprint, offset, page_size)
+    key = cache.key(data_version, role or "default", fingerprint, offset, page_size)
     hit = await cache.get(key)
     if hit is not None:
         return QueryResult.model_validate({**hit, "cached": True})
-    page = await executor.fetch_page(sql, args, timeout_s=timeout_s, offset=offset, limit=page_size)
+    page = await executor.fetch_page(
+        sql, args, timeout_s=timeout_s, offset=offset, limit=page_size, role=role
+    )
     result = QueryResult(
         columns=[ColumnInfo(name=c.name, type=c.type) for c in page.columns],
         rows=page.rows,

@@ -9,14 +9,15 @@ from mcp_server.context import app_context
 from mcp_server.errors import QueryError
 from mcp_server.query.mart_sql import ParamValue
 from mcp_server.query.service import QueryResult, run_query
+from mcp_server.security.principal import current_principal
 from mcp_server.security.sql_guard import SqlRejected, guard_sql
 from mcp_server.tools.common import READ_ONLY, save_result
 
 DESCRIPTION = """Run one read-only SQL query (PostgreSQL dialect) against the warehouse; get a page of rows.
 
 Readable schemas: marts (curated: dim_customers, customer_features, fct_customer_churn_monthly,
-fct_arpu_monthly, fct_network_quality_daily), intermediate and staging. Prefer list_marts/query_mart
-for the marts; read schema://database/main for every table and column.
+fct_arpu_monthly, fct_network_quality_daily), intermediate and staging; admins also raw.
+Prefer list_marts/query_mart for the marts; read schema://database/main for every table and column.
 Rules: a single SELECT (WITH/CTEs, window functions, UNION allowed); no comments; no writes, locks,
 INTO, or admin/file/sleep functions. Values go in `parameters` and are referenced as :name or
 %(name)s, never pasted into the SQL. Results come in pages of `max_rows`; pass `next_cursor` back
@@ -57,6 +58,7 @@ def register(server: MCPServer) -> None:
             timeout_s=min(timeout, app.settings.query_timeout_max),
             page_size=max_rows,
             cursor=cursor,
+            role=app.settings.query_admin_role if current_principal().role == "admin" else None,
         )
         return await save_result(
             app,

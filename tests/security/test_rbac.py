@@ -141,3 +141,14 @@ async def test_viewer_reads_shared_sessions_only(settings):
         )
         denied = await victor.call_tool("session_read", {"session_id": private, "key": "k"})
         assert denied.is_error and error_text(denied).startswith("Forbidden:")
+
+
+async def test_only_admins_read_raw_and_their_cached_results_stay_theirs(settings):
+    query = {"query": "SELECT count(*) AS n FROM raw.customers"}
+    async with Client(_server(settings, "admin")) as admin:
+        first = structured(await admin.call_tool("query_database", query))
+        again = structured(await admin.call_tool("query_database", query))
+    assert first["rows"][0]["n"] == 800 and again["cached"] is True
+    async with Client(_server(settings, "analyst")) as analyst:
+        refused = await analyst.call_tool("query_database", query)
+    assert refused.is_error and "permission denied" in error_text(refused)
