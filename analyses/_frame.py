@@ -128,7 +128,8 @@ def binary_outcome(series: pd.Series, positive_label: Any, column: str, name: st
     result = pd.Series(pd.NA, index=series.index, dtype="boolean")
 
     def _fail(reason: str) -> AnalysisError:
-        observed = listing(sorted(map(str, present.unique()))[:MAX_LISTED])
+        # str() first: cells may be lists or dicts (JSON brought by an agent), which are unhashable.
+        observed = listing(sorted(set(map(str, present)))[:MAX_LISTED])
         return AnalysisError(
             f"cannot read '{column}' in '{name}' as a yes/no outcome: {reason}. Observed values: {observed}. "
             "Pass positive_label= the value that marks the positive case (e.g. positive_label='Yes')"

@@ -122,10 +122,26 @@ class TelcopulseMCP(MCPServer):
         error: BaseException | None,
         started: float,
     ) -> None:
-        """One log line and one audit row per call: names, shapes and counts, never values."""
-        event = audit_event(
-            name, arguments, principal, result, error, int((time.perf_counter() - started) * 1000)
-        )
+        """One log line and one audit row per call: names, shapes and counts, never values.
+
+        Auditing must never change a call's answer, so its own failures are logged and dropped.
+        """
+        try:
+            await self._record(name, arguments, principal, result, error, started)
+        except Exception:
+            logger.exception("audit of a %s call failed", name)
+
+    async def _record(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        principal: Principal | None,
+        result: Any,
+        error: BaseException | None,
+        started: float,
+    ) -> None:
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        event = audit_event(name, arguments, principal, result, error, duration_ms)
         tool_logger.info(
             "tool call",
             extra={

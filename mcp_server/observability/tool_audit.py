@@ -42,8 +42,10 @@ def _query(name: str, arguments: dict[str, Any]) -> tuple[str | None, str | None
         shape, digest = _shape(arguments["query"][:20_000])
         return shape, digest, None
     if name == "query_mart" and isinstance(arguments.get("mart"), str):
-        filters = arguments.get("filters") or []
-        columns = [f.get("column") for f in filters if isinstance(f, dict)]
+        filters = arguments.get("filters")
+        columns = (
+            [f.get("column") for f in filters if isinstance(f, dict)] if isinstance(filters, list) else []
+        )
         shape = (
             f"query_mart {arguments['mart']} columns={arguments.get('columns')} "
             f"filters_on={columns} group_by={arguments.get('group_by')}"
@@ -72,7 +74,9 @@ def audit_event(
         principal=principal.name if principal else None,
         role=principal.role if principal else None,
         transport="stdio" if principal is None or principal.key_id == "stdio" else "http",
-        error=str(error) if isinstance(error, TelcopulseError) else None,
+        # Error texts can quote the caller's values (a rejected parameter, a SQL literal in a
+        # PostgreSQL message): the audit keeps the error's name in `outcome`, not its text.
+        error=None,
         query_shape=shape,
         query_hash=digest,
         data_source=source,

@@ -31,7 +31,6 @@ TOOL_POLICY: dict[str, frozenset[Role]] = {
     "session_create": _ANALYST,
     "session_update": _ANALYST,
     "session_close": _ANALYST,
-    "session_share": _ANALYST,
     "session_read": _EVERYONE,
     "cache_clear": _ADMIN,
 }

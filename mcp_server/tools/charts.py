@@ -9,6 +9,7 @@ from mcp_types import CallToolResult, ImageContent, TextContent
 from pydantic import BaseModel, Field
 
 from analyses.charts import ChartError, render_chart
+from analyses.registry import analysis_types
 from mcp_server.analysis_runner import analyze
 from mcp_server.context import AppContext, app_context
 from mcp_server.errors import InputValidationError
@@ -47,6 +48,11 @@ async def _resolve(app: AppContext, data: Any) -> Any:
             else value
         )
     if isinstance(data, dict) and "analysis_type" in data and "table" in data:
+        if data["analysis_type"] not in analysis_types():
+            raise InputValidationError(
+                f"unknown analysis_type {str(data['analysis_type'])[:60]!r} in data",
+                hint=f"use one of {', '.join(analysis_types())}",
+            )
         answer = await analyze(
             app,
             str(data.get("data_source", "warehouse")),

@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,16 +92,22 @@ def database_fingerprint(url: str) -> dict[str, Any]:
     }
 
 
-def keyed_client(
+@asynccontextmanager
+async def keyed_client(
     url: str, key: str | None, *, read_timeout_seconds: float = 60, verify: object = True
-) -> Client:
+) -> AsyncIterator[Client]:
     """An MCP client over streamable HTTP that sends `key` in X-API-Key (none if None)."""
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
     headers = {"X-API-Key": key} if key else {}
-    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300), verify=verify)
-    return Client(streamable_http_client(url, http_client=http), read_timeout_seconds=read_timeout_seconds)
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300), verify=verify) as http,
+        Client(
+            streamable_http_client(url, http_client=http), read_timeout_seconds=read_timeout_seconds
+        ) as client,
+    ):
+        yield client
 
 
 def free_port() -> int:
