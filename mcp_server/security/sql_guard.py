@@ -382,7 +382,7 @@ def _analyze_uncached(query: str) -> _Template:
         node.replace(_positional(number))
     sql = _render(tree)
     if order:
-        appearance = _parameter_numbers(_tokenize(sql))
+        appearance = _parameter_numbers(_tokenize(sql + " "))
         renumber = {old: new for new, old in enumerate(dict.fromkeys(appearance), start=1)}
         if sorted(renumber) != list(range(1, len(order) + 1)):
             raise _Rejection(_UNCHECKABLE)
@@ -414,7 +414,9 @@ def _verify_rendering(sql: str, parameter_count: int) -> None:
     The rendered SQL is tokenized, parsed and checked again (this time the only parameters
     allowed are our own $1..$n), and must render to itself.
     """
-    tokens = _tokenize(sql)
+    # A trailing space: sqlglot's tokenizer fails on `$1 ... ''` at the very end of the input
+    # (a false "unclosed string"); whitespace changes nothing else.
+    tokens = _tokenize(sql + " ")
     _reject_comments_and_stray_text(sql, tokens)
     if any(token.token_type == TokenType.SEMICOLON for token in tokens):
         raise _Rejection(_UNCHECKABLE)

@@ -185,3 +185,17 @@ def make_keys(keys_file: Path, people: dict[str, str]) -> tuple[dict[str, str], 
         key, record = store.create(name, role)  # type: ignore[arg-type]
         keys[name], ids[name] = key, record.key_id
     return keys, ids
+
+
+# A raw MCP initialize request, for tests that speak HTTP below the client (auth, TLS, logs).
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}

@@ -9,19 +9,10 @@ import pytest
 
 from mcp_server.security import api_keys
 from mcp_server.security.api_keys import FileKeyStore
-from tests.integration.mcp_helpers import keyed_client, structured
+from tests.integration.mcp_helpers import INITIALIZE, MCP_HEADERS, keyed_client, structured
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+INIT = INITIALIZE
+HEADERS = MCP_HEADERS
 
 
 def _post(url: str, headers: dict[str, str], *, params: dict | None = None) -> httpx.Response:

@@ -34,6 +34,8 @@ from mcp_server.observability.logging import NOISY_LOGGERS, JsonFormatter
 from mcp_server.security.api_keys import Principal
 from tests.integration.conftest import TELCOPULSE
 from tests.integration.mcp_helpers import (
+    INITIALIZE,
+    MCP_HEADERS,
     error_text,
     free_port,
     keyed_client,
@@ -324,17 +326,8 @@ def logged_server(args: list[str], env: dict[str, str], health_url: str, log_pat
                 process.wait(timeout=5)
 
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+INIT = INITIALIZE
+HEADERS = MCP_HEADERS
 
 
 @dataclass

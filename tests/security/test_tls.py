@@ -25,6 +25,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.integration.conftest import TELCOPULSE
 from tests.integration.mcp_helpers import (
+    INITIALIZE,
+    MCP_HEADERS,
     free_port,
     keyed_client,
     make_keys,
@@ -33,17 +35,8 @@ from tests.integration.mcp_helpers import (
     structured,
 )
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+INIT = INITIALIZE
+HEADERS = MCP_HEADERS
 
 
 def write_self_signed(directory: Path) -> tuple[Path, Path]:

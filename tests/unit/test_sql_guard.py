@@ -490,3 +490,9 @@ def test_names_defined_with_column_lists_are_not_mistaken_for_calls():
     assert guarded.sql == "WITH lo_usage(x) AS (SELECT 1) SELECT * FROM lo_usage"
     assert guarded.tables == frozenset()
     assert "pg_sleep" in reason_of("with pg_sleep(x) as (select 1) select pg_sleep(1) from pg_sleep")
+
+
+def test_named_parameter_before_a_trailing_empty_string_is_accepted():
+    # Regression: the re-rendered `$1 <> ''` at the very end used to fail sqlglot's tokenizer.
+    guarded = guard_sql("SELECT 1 AS x WHERE :p <> ''", {"p": "a"})
+    assert guarded.sql.endswith("$1 <> ''") and guarded.args == ("a",)
