@@ -36,6 +36,8 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.generator_throughput
 	$(BIN)/python -m bench.pipeline_scaling
+	$(BIN)/python -m bench.mcp_latency
+	$(BIN)/python -m bench.analysis_latency
 
 docs: $(STAMP)
 	$(BIN)/telcopulse docs
