@@ -30,6 +30,7 @@ from mcp_server.security.session_access import authorize_session
 from warehouse.analysis_inputs import PRIMARY_FRAME, STANDARD_INPUTS
 from warehouse.analysis_store import (
     ANALYSIS_TTL_SECONDS,
+    INSERT_RESULT_ASYNC_SQL,
     SELECT_RESULT_SQL,
     analysis_cache_key,
     params_hash,
@@ -42,14 +43,6 @@ WAREHOUSE = "warehouse"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_INPUT_ROWS = 500_000
 INPUT_TIMEOUT_S = 120
-
-_UPSERT_SQL = """
-INSERT INTO analytics.analysis_results
-    (data_version, analysis_type, data_source, params_hash, parameters, result, row_count, duration_ms,
-     computed_by)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, 'mcp')
-ON CONFLICT (data_version, analysis_type, data_source, params_hash) DO NOTHING
-"""
 
 
 @dataclass(frozen=True)
@@ -163,7 +156,7 @@ async def analyze(
     answer = AnalysisAnswer(payload, row_count, dt.datetime.now(dt.UTC).isoformat(), False, version)
     if cache_key is not None and lookup is not None:
         await app.pool.execute(
-            _UPSERT_SQL,
+            INSERT_RESULT_ASYNC_SQL,
             *lookup,
             json.dumps(parameters, default=str),
             json.dumps(payload),

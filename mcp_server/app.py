@@ -127,37 +127,26 @@ class TelcopulseMCP(MCPServer):
         Auditing must never change a call's answer, so its own failures are logged and dropped.
         """
         try:
-            await self._record(name, arguments, principal, result, error, started)
+            duration_ms = int((time.perf_counter() - started) * 1000)
+            event = audit_event(name, arguments, principal, result, error, duration_ms)
+            tool_logger.info(
+                "tool call",
+                extra={
+                    "tool": name,
+                    "key_id": event.key_id,
+                    "role": event.role,
+                    "session_id": event.session_id,
+                    "duration_ms": event.duration_ms,
+                    "outcome": event.outcome,
+                    "rows": event.rows,
+                    "query_shape": event.query_hash,
+                },
+            )
+            app = self.shared.peek() if self.shared is not None else None
+            if app is not None and app.audit is not None:
+                await app.audit.record(event)
         except Exception:
             logger.exception("audit of a %s call failed", name)
-
-    async def _record(
-        self,
-        name: str,
-        arguments: dict[str, Any],
-        principal: Principal | None,
-        result: Any,
-        error: BaseException | None,
-        started: float,
-    ) -> None:
-        duration_ms = int((time.perf_counter() - started) * 1000)
-        event = audit_event(name, arguments, principal, result, error, duration_ms)
-        tool_logger.info(
-            "tool call",
-            extra={
-                "tool": name,
-                "key_id": event.key_id,
-                "role": event.role,
-                "session_id": event.session_id,
-                "duration_ms": event.duration_ms,
-                "outcome": event.outcome,
-                "rows": event.rows,
-                "query_shape": event.query_hash,
-            },
-        )
-        app = self.shared.peek() if self.shared is not None else None
-        if app is not None and app.audit is not None:
-            await app.audit.record(event)
 
     async def _call_tool_named_errors(self, name: str, arguments: dict[str, Any], context: Any) -> Any:
         try:

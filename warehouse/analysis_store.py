@@ -33,6 +33,16 @@ SET result = EXCLUDED.result, row_count = EXCLUDED.row_count, computed_at = now(
     duration_ms = EXCLUDED.duration_ms, computed_by = EXCLUDED.computed_by
 """
 
+# The MCP server's copy (asyncpg placeholders): a result computed on demand never replaces
+# the precomputed one of the same key.
+INSERT_RESULT_ASYNC_SQL = """
+INSERT INTO analytics.analysis_results
+    (data_version, analysis_type, data_source, params_hash, parameters, result, row_count, duration_ms,
+     computed_by)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, 'mcp')
+ON CONFLICT (data_version, analysis_type, data_source, params_hash) DO NOTHING
+"""
+
 SELECT_RESULT_SQL = """
 SELECT result, row_count, computed_at FROM analytics.analysis_results
 WHERE data_version = $1 AND analysis_type = $2 AND data_source = $3 AND params_hash = $4

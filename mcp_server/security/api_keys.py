@@ -33,6 +33,7 @@ import secrets
 import stat
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -260,7 +261,7 @@ class VerificationCache:
 # --------------------------------------------------------------------------- shared logic
 
 
-class _BaseKeyStore:
+class _BaseKeyStore(ABC):
     """Creation, rotation and verification, written once; subclasses only store records."""
 
     _CREATE_ATTEMPTS = 5  # 48-bit ids: a collision is astronomically rare, but never fatal
@@ -269,18 +270,21 @@ class _BaseKeyStore:
         self.cache = VerificationCache()
 
     # -- storage hooks
+    @abstractmethod
     def _insert(self, record: KeyRecord) -> KeyRecord | None:
         """Store a new record; None if the key id is taken. Returns the record as stored."""
-        raise NotImplementedError
 
+    @abstractmethod
     def get(self, key_id: str) -> KeyRecord | None:
-        raise NotImplementedError
+        """The stored record of `key_id`, revoked or not; None if unknown."""
 
+    @abstractmethod
     def _mark_revoked(self, key_id: str) -> bool:
-        raise NotImplementedError
+        """Set revoked_at (keeping an earlier one); False if the key id is unknown."""
 
     def _touch(self, record: KeyRecord) -> None:
         """Record use of a key (best effort, throttled); a no-op where writes are unwanted."""
+        return None
 
     # -- public API
     def create(self, name: str, role: Role, expires_at: dt.datetime | None = None) -> tuple[str, KeyRecord]:

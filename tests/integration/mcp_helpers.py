@@ -120,15 +120,24 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    args: list[str], env: dict[str, str], health_url: str, verify: object = True
+    args: list[str], env: dict[str, str], health_url: str, verify: object = True, log_path: Path | None = None
 ) -> Iterator[None]:
-    """Start `telcopulse serve ...` (own process group), wait for its health endpoint, stop it after."""
+    """Start `telcopulse serve ...` (own process group), wait for its health endpoint, stop it after.
+
+    The child's output goes to a file (`log_path`, or a temporary one), never to a pipe that
+    nobody drains: a server that logs every call would block once a pipe buffer filled up.
+    """
+    import tempfile
+
     import httpx
     import pytest
 
-    process = subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    if log_path is None:
+        log_path = Path(tempfile.mkdtemp(prefix="telcopulse-serve-")) / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -138,8 +147,7 @@ def running_server(
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"MCP HTTP server did not start:\n{output[-4000:]}")
+                pytest.fail(f"MCP HTTP server did not start:\n{log_path.read_text()[-4000:]}")
             time.sleep(0.2)
         yield
     finally:
@@ -149,6 +157,7 @@ def running_server(
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
 
 
 @dataclass

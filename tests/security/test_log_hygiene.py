@@ -13,14 +13,7 @@ import asyncio
 import io
 import json
 import logging
-import os
-import signal
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,6 +34,7 @@ from tests.integration.mcp_helpers import (
     keyed_client,
     make_keys,
     mcp_settings,
+    running_server,
     server_env,
     structured,
 )
@@ -297,35 +291,6 @@ def test_the_audit_trail_holds_no_values_either(memory_run, pipeline):
 # --------------------------------------------------------------------------- HTTP server process
 
 
-@contextmanager
-def logged_server(args: list[str], env: dict[str, str], health_url: str, log_path: Path) -> Iterator[None]:
-    """Like `running_server`, but the child's stdout and stderr go to `log_path`."""
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(health_url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"MCP HTTP server did not start:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.2)
-        yield
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
-
-
 INIT = INITIALIZE
 HEADERS = MCP_HEADERS
 
@@ -384,7 +349,7 @@ def http_run(pipeline, redis_url, tmp_path_factory) -> HttpRun:
     stranger = "tp_0123456789ab_" + "S3cretStrangerKeyValue" * 2
     log_path = data_dir / "server.log"
     args = [TELCOPULSE, "serve", "--transport", "http", "--port", str(port)]
-    with logged_server(args, env, f"http://127.0.0.1:{port}/healthz", log_path):
+    with running_server(args, env, f"http://127.0.0.1:{port}/healthz", log_path=log_path):
         calls = asyncio.run(_http_calls(url, key))
         statuses = [
             httpx.post(url, headers={**HEADERS, "X-API-Key": tampered}, json=INIT, timeout=10).status_code,
