@@ -1,4 +1,4 @@
-# One image for the Dagster code server, webserver, daemon and the dbt docs service.
+# One image for the Dagster code server, webserver, daemon, the dbt docs service and the MCP server.
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 DAGSTER_HOME=/opt/dagster/home
 WORKDIR /app
@@ -6,6 +6,8 @@ COPY constraints.txt pyproject.toml README.md ./
 COPY warehouse ./warehouse
 COPY orchestration ./orchestration
 COPY telcopulse ./telcopulse
+COPY analyses ./analyses
+COPY mcp_server ./mcp_server
 RUN pip install --no-cache-dir -c constraints.txt uv \
  && uv pip install --system --no-cache -c constraints.txt -e .
 COPY dbt_project ./dbt_project

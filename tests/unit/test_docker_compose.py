@@ -127,3 +127,16 @@ def test_mcp_replicas_are_stateless_behind_the_gateway(monkeypatch) -> None:
     gateway = SERVICES["mcp-gateway"]
     assert any(str(p).endswith(f":{Settings().mcp_port}") for p in gateway["ports"])
     assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in gateway["volumes"]
+
+
+def test_image_contains_every_package_of_the_distribution() -> None:
+    """The editable install in the image only finds packages that were copied before it."""
+    import tomllib
+
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {p.rstrip("*") for p in patterns if (PROJECT_ROOT / p.rstrip("*")).is_dir()}
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, flags=re.MULTILINE))
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
+    assert {"analyses", "mcp_server"} <= packages
