@@ -19,7 +19,10 @@ app = typer.Typer(
 
 def _add_sub_apps() -> None:
     from telcopulse.db_cli import db_app
+    from telcopulse.import_cli import register as register_import
     from telcopulse.keys_cli import keys_app
+
+    register_import(app)
 
     app.add_typer(keys_app, name="keys", help="API keys and Fernet keys of the MCP server.")
     app.add_typer(db_app, name="db", help="Database roles: a least-privilege login for the MCP server.")
