@@ -10,6 +10,7 @@ import dagster as dg
 
 from orchestration.defs.analyses.definitions import analyses_definitions
 from orchestration.defs.dbt.definitions import dbt_definitions
+from orchestration.defs.imports.definitions import imports_definitions
 from orchestration.defs.raw.definitions import raw_definitions
 from orchestration.resources import RedisResource, WarehouseResource
 
@@ -23,7 +24,11 @@ def build_definitions(
             "analysis_cache": analysis_cache or RedisResource(),
         }
     )
-    return dg.Definitions.merge(shared, raw_definitions(), dbt_definitions(), analyses_definitions())
+    dbt = dbt_definitions()
+    refresh_job = next(job for job in dbt.jobs or [] if job.name == "refresh_marts")
+    return dg.Definitions.merge(
+        shared, raw_definitions(), dbt, imports_definitions(refresh_job), analyses_definitions()
+    )
 
 
 @dg.definitions

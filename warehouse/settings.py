@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     dagster_port: int = Field(default=3000, description="Dagster UI port.")
     refresh_cron: str = Field(default="0 3 * * *", description="Cron (UTC) of the daily mart refresh.")
     dbt_threads: int = Field(default=2, ge=1, description="dbt worker threads.")
+    landing_dir_path: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TELCOPULSE_LANDING_DIR"),
+        description="Landing folder watched by the Dagster sensor: drop files into <dir>/<table>/. "
+        "Unset: <data_dir>/landing.",
+    )
+    landing_settle_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="A landed file is imported once unchanged for this long (so half-copied files wait).",
+    )
 
     # --- MCP server ---
     mcp_host: str = Field(default="127.0.0.1", description="MCP streamable-HTTP bind address.")
@@ -139,6 +150,10 @@ class Settings(BaseSettings):
     @property
     def dagster_home(self) -> Path:
         return self.dagster_home_dir or self.data_dir / "dagster_home"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.landing_dir_path or self.data_dir / "landing"
 
     @property
     def manifest_path(self) -> Path:
