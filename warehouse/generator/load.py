@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -36,6 +33,7 @@ from warehouse.generator.copy_loader import (
 from warehouse.generator.ids import uuid_bytes_from, uuid_strings
 from warehouse.generator.traits import customer_traits
 from warehouse.generator.window import Window
+from warehouse.prefetch import prefetched
 
 GENERATOR_VERSION = 1  # bump when the same parameters would produce different data
 
@@ -99,7 +97,7 @@ def generate(
     ):
         truncate_raw(cur)
         with bulk_load_mode(cur):
-            for size, chunks in _prefetched(enumerate(synth.block_sizes(customers)), prepare):
+            for size, chunks in prefetched(enumerate(synth.block_sizes(customers)), prepare):
                 for chunk in chunks:
                     counts[chunk.table] += copy_chunk(cur, chunk)
                 bar.update(size)
@@ -159,24 +157,6 @@ def append_day(database_url: str, *, day: dt.date, seed: int, progress: bool = F
         }
         record_load(cur, "append_day", parameters, counts)
     return LoadReport(**counts, seconds=time.perf_counter() - started)
-
-
-def _prefetched(jobs: Iterable[_T], work: Callable[[_T], _R], depth: int = 1) -> Iterator[_R]:
-    """Results of work(job) in order, computing up to `depth` jobs ahead in one thread.
-
-    Memory stays bounded by depth + 1 blocks; an exception in work() surfaces at its turn.
-    """
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telcopulse-generator")
-    pending: deque[Future[_R]] = deque()
-    try:
-        for job in jobs:
-            pending.append(pool.submit(work, job))
-            if len(pending) > depth:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _check_seed(seed: int) -> None:

@@ -86,9 +86,24 @@ def _present(series: pd.Series) -> pd.Series:
             return value or None
         return value
 
+    if _all_text(series):
+        # The common case (CSV, TSV, PDF): vectorised string operations, no Python loop.
+        text = series.astype("string").str.strip()
+        return _objects(text.mask(text == ""))
     if series.dtype == object or pd.api.types.is_string_dtype(series):
         return _map(series, clean)
-    return series.astype(object).where(series.notna(), None)
+    return _objects(series)
+
+
+def _all_text(series: pd.Series) -> bool:
+    return pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+
+
+def _objects(series: pd.Series) -> pd.Series:
+    """Object dtype with None for every missing value (the form the rules below expect)."""
+    values = series.astype(object).to_numpy(copy=True)
+    values[pd.isna(values)] = None
+    return pd.Series(values, index=series.index, dtype=object)
 
 
 def _apply_value_map(values: pd.Series, pairs: dict[str, Any]) -> pd.Series:
@@ -114,17 +129,21 @@ def _parse(
         ok = text.str.fullmatch(_UUID).fillna(False).to_numpy(dtype=bool)
         bad = present & ~ok
         problems.add(bad, lambda i: f"{name}: not a UUID, got {_preview(values.iat[i])}", f"{name}:uuid")
-        clean = text.str.replace(r"[{}\-]", "", regex=True)
-        formatted = (
-            clean.str[:8] + "-" + clean.str[8:12] + "-" + clean.str[12:16] + "-" + clean.str[16:20] + "-"
-        ) + clean.str[20:]
-        parsed = formatted.where(pd.Series(ok, index=values.index))
+        parsed = text.where(pd.Series(ok, index=values.index))
+        odd = ok & (text.str.len() != 36).fillna(False).to_numpy(dtype=bool)
+        if odd.any():  # braces or no hyphens: rewrite those few in the canonical form
+            clean = text[odd].str.replace(r"[{}\-]", "", regex=True)
+            parsed[odd] = (
+                clean.str[:8] + "-" + clean.str[8:12] + "-" + clean.str[12:16] + "-" + clean.str[16:20] + "-"
+            ) + clean.str[20:]
 
     elif kind == "timestamp":
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
             stamps = values
         else:
-            as_text = _map(values, lambda v: v.isoformat() if isinstance(v, dt.date) else v)
+            as_text = values
+            if not _all_text(values):
+                as_text = _map(values, lambda v: v.isoformat() if isinstance(v, dt.date) else v)
             stamps = pd.to_datetime(as_text, format=date_format or "ISO8601", errors="coerce", utc=True)
         if getattr(stamps.dt, "tz", None) is not None:
             stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -140,7 +159,7 @@ def _parse(
         parsed = stamps.where(~pd.Series(future | ancient, index=values.index))
 
     elif kind in ("integer", "decimal"):
-        if any(isinstance(v, bool) for v in values):
+        if pd.api.types.infer_dtype(values, skipna=True) in ("boolean", "mixed"):
             values = _map(values, lambda v: None if isinstance(v, bool) else v)
         numbers = pd.to_numeric(values, errors="coerce")
         numbers = numbers.where(np.isfinite(numbers.astype(float)))
@@ -192,10 +211,10 @@ def _parse(
         parsed = flags.where(~pd.Series(bad, index=values.index)).astype(object)
 
     else:  # text
-        text = _map(values, lambda v: None if v is None else str(v))
+        text = values if _all_text(values) else _map(values, lambda v: None if v is None else str(v))
         if column.choices:
             canonical = {c.lower(): c for c in column.choices}
-            matched = _map(text, lambda v: None if v is None else canonical.get(v.lower()))
+            matched = _objects(text.astype("string").str.lower().map(canonical))
             bad = present & matched.isna().to_numpy()
             allowed = ", ".join(column.choices)
             problems.add(
@@ -207,7 +226,9 @@ def _parse(
         else:
             parsed = text
         if column.max_length:
-            too_long = np.array([v is not None and len(v) > column.max_length for v in text], dtype=bool)
+            too_long = (
+                (text.astype("string").str.len() > column.max_length).fillna(False).to_numpy(dtype=bool)
+            )
             problems.add(
                 too_long,
                 lambda i: (
