@@ -7,6 +7,7 @@ COPY warehouse ./warehouse
 COPY orchestration ./orchestration
 COPY telcopulse ./telcopulse
 COPY analyses ./analyses
+COPY quality ./quality
 COPY mcp_server ./mcp_server
 RUN pip install --no-cache-dir -c constraints.txt uv \
  && uv pip install --system --no-cache -c constraints.txt -e .

@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline_scaling
 	$(BIN)/python -m bench.mcp_latency
 	$(BIN)/python -m bench.analysis_latency
+	$(BIN)/python -m bench.import_throughput
 
 docs: $(STAMP)
 	$(BIN)/telcopulse docs

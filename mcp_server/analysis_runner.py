@@ -25,9 +25,16 @@ from analyses.charts import ChartError, to_frame
 from analyses.registry import run_analysis
 from analyses.results import AnalysisError
 from mcp_server.context import AppContext
-from mcp_server.errors import InputValidationError
+from mcp_server.errors import InputValidationError, NoData
 from mcp_server.security.session_access import authorize_session
-from warehouse.analysis_inputs import PRIMARY_FRAME, STANDARD_INPUTS
+from warehouse.analysis_inputs import (
+    PRIMARY_FRAME,
+    RAW_TABLE_HAS_ROWS_SQL,
+    REQUIRED_RAW_TABLES,
+    STANDARD_INPUTS,
+    empty_inputs,
+    no_data_message,
+)
 from warehouse.analysis_store import (
     ANALYSIS_TTL_SECONDS,
     INSERT_RESULT_ASYNC_SQL,
@@ -54,7 +61,25 @@ class AnalysisAnswer:
     data_version: str | None
 
 
+async def _require_raw_rows(app: AppContext, analysis_type: str) -> None:
+    """NoData naming the raw table to import when the analysis' inputs are still empty.
+
+    A team that has imported only its customers gets "load raw.revenue" rather than a
+    validation error about an empty frame it never asked for. One query, on cache misses only.
+    """
+    tables = REQUIRED_RAW_TABLES[analysis_type]
+    probe = "SELECT " + ", ".join(f"({RAW_TABLE_HAS_ROWS_SQL[t]}) AS {t}" for t in tables)
+    columns, records = await app.executor.fetch_all(probe, timeout_s=INPUT_TIMEOUT_S, max_rows=1)
+    empty = empty_inputs(analysis_type, dict(zip(columns, records[0], strict=True)))
+    if empty:
+        raise NoData(
+            no_data_message(analysis_type, empty),
+            hint="after the import, refresh the marts (telcopulse refresh) and ask again",
+        )
+
+
 async def _load_standard(app: AppContext, analysis_type: str) -> dict[str, pd.DataFrame]:
+    await _require_raw_rows(app, analysis_type)
     return {name: await _frame(app, sql) for name, sql in STANDARD_INPUTS[analysis_type].items()}
 
 

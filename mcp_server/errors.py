@@ -63,6 +63,15 @@ class RateLimited(TelcopulseError):
     code = "RateLimited"
 
 
+class NoData(TelcopulseError):
+    """The warehouse has no rows yet for what was asked (a raw table not imported yet).
+
+    Not a bad request and not an outage: the agent should tell the person which table to load.
+    """
+
+    code = "NoData"
+
+
 class Unavailable(TelcopulseError):
     """A backing service (PostgreSQL, Redis) cannot be reached; retrying later may work."""
 

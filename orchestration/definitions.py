@@ -11,6 +11,7 @@ import dagster as dg
 from orchestration.defs.analyses.definitions import analyses_definitions
 from orchestration.defs.dbt.definitions import dbt_definitions
 from orchestration.defs.imports.definitions import imports_definitions
+from orchestration.defs.quality.definitions import quality_definitions
 from orchestration.defs.raw.definitions import raw_definitions
 from orchestration.resources import RedisResource, WarehouseResource
 
@@ -27,7 +28,12 @@ def build_definitions(
     dbt = dbt_definitions()
     refresh_job = next(job for job in dbt.jobs or [] if job.name == "refresh_marts")
     return dg.Definitions.merge(
-        shared, raw_definitions(), dbt, imports_definitions(refresh_job), analyses_definitions()
+        shared,
+        raw_definitions(),
+        quality_definitions(),
+        dbt,
+        imports_definitions(refresh_job),
+        analyses_definitions(),
     )
 
 

@@ -23,10 +23,18 @@ class RefreshReport:
     checks_failed: list[str] = field(default_factory=list)
     checks_warned: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
+    # "asset:check" → the check's description, for failed and warned checks: the quality
+    # gate puts one line per failed expectation there (table.column, expectation, why).
+    check_descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.success and not self.checks_failed
+
+    def details(self, check: str) -> list[str]:
+        """The description lines of a failed or warned check (empty when it gave none)."""
+        text = self.check_descriptions.get(check, "")
+        return [line for line in text.splitlines() if line.strip()]
 
 
 def refresh_all(
@@ -48,9 +56,12 @@ def refresh_all(
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         if evaluation.passed:
             report.checks_passed.append(name)
-        elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+            continue
+        if evaluation.severity == dg.AssetCheckSeverity.WARN:
             report.checks_warned.append(name)
         else:
             report.checks_failed.append(name)
+        if evaluation.description:
+            report.check_descriptions[name] = evaluation.description
     report.failed_steps = sorted(e.step_key or "?" for e in result.all_events if e.is_step_failure)
     return report

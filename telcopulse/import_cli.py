@@ -37,6 +37,7 @@ def import_command(
     verbose: Annotated[bool, typer.Option("--verbose", help="Print a line per chunk on stderr.")] = False,
 ) -> None:
     """Import a file into a raw table: once, in one transaction, bad records kept aside with reasons."""
+    from orchestration.defs.quality.evaluate import import_batch_gate
     from warehouse.importing.loader import ImportRefused, import_file, reject_summary
     from warehouse.importing.mapping import MappingError
     from warehouse.importing.source import FORMATS
@@ -54,6 +55,7 @@ def import_command(
             mapping_path=mapping,
             fmt=fmt.lower() if fmt else None,
             chunk_rows=chunk_rows,
+            gate=import_batch_gate,
             on_progress=_chunk_printer() if verbose else None,
         )
     except MappingError as error:
@@ -73,7 +75,8 @@ def import_command(
         f"imported {file.name} into raw.{table}: {report.rows_loaded:,} loaded, "
         f"{report.rows_rejected:,} rejected, {report.rows_duplicate:,} duplicate"
         + (f", {report.rows_updated:,} updated" if table == "customers" else "")
-        + f" of {report.rows_read:,} records in {report.seconds:.1f}s ({rate:,.0f} records/s)"
+        + f" of {report.rows_read:,} records in {report.seconds:.1f}s"
+        + (f" ({rate:,.0f} records/s)" if report.rows_read >= 10_000 else "")
     )
     typer.echo(f"import id: {report.import_id}")
     if report.rows_rejected:

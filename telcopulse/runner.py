@@ -55,10 +55,19 @@ def run_refresh() -> bool:
     )
     for name in report.checks_warned:
         _say(f"  check warned: {name}")
+        for line in report.details(name):
+            _say(f"    {line}")
     for name in report.checks_failed:
         _say(f"  CHECK FAILED: {name}")
+        for line in report.details(name):
+            _say(f"    {line}")
     for step in report.failed_steps:
         _say(f"  STEP FAILED: {step} (see the run's logs in the Dagster UI)")
+    if any(name.endswith(":quality_gate") for name in report.checks_failed):
+        _say(
+            "  the raw data quality gate stopped the refresh: no mart was rebuilt, "
+            "the data version is unchanged"
+        )
     return report.ok
 
 
@@ -250,6 +259,8 @@ def run_up(*, serve: bool = True, docs_port: int = 8080) -> int:
     if _generate_dbt_docs():
         processes.append(_start_docs_server(docs_port))
         _say(f"dbt docs (data dictionary): http://127.0.0.1:{docs_port}")
+        if (DBT_PROJECT_DIR / "target" / "gx_docs" / "index.html").is_file():
+            _say(f"data-quality docs (Great Expectations): http://127.0.0.1:{docs_port}/gx_docs/index.html")
     demo_key = _ensure_admin_key(settings)
     processes.append(_start_mcp_server(settings.mcp_host, settings.mcp_port))
     if _wait_for_port(settings.mcp_host, settings.mcp_port, timeout=60):

@@ -62,3 +62,48 @@ STANDARD_INPUTS: dict[str, dict[str, str]] = {
 
 # Which frame a single mart or a session dataset stands in for, per analysis.
 PRIMARY_FRAME: dict[str, str] = {name: next(iter(frames)) for name, frames in STANDARD_INPUTS.items()}
+
+# analysis_type -> raw tables it needs rows in. Teams bring their tables one at a time, and the
+# marts build (empty) on whatever is there; an analysis whose raw tables are still empty has
+# "no data yet" rather than failing. arpu needs network events too: the month spine of the
+# customer-month marts spans the network event history (int_months), so revenue alone
+# yields no ARPU month.
+REQUIRED_RAW_TABLES: dict[str, tuple[str, ...]] = {
+    "churn_rate": ("customers",),
+    "arpu": ("customers", "revenue", "network_events"),
+    "network_quality": ("customers", "network_events"),
+    "correlation": ("customers",),
+    "drivers": ("customers",),
+}
+
+# One probe per raw table, through its 1:1 staging view: the MCP server may read staging but
+# never raw, and the Dagster assets run after dbt built the views, so both ask the same thing.
+RAW_TABLE_HAS_ROWS_SQL: dict[str, str] = {
+    "customers": "SELECT EXISTS (SELECT 1 FROM staging.stg_telco__customers)",
+    "network_events": "SELECT EXISTS (SELECT 1 FROM staging.stg_telco__network_events)",
+    "revenue": "SELECT EXISTS (SELECT 1 FROM staging.stg_telco__revenue)",
+}
+
+
+def import_command(table: str) -> str:
+    """How a person fills a raw table (the `telcopulse import` command)."""
+    return f"telcopulse import FILE --table {table}"
+
+
+def empty_inputs(analysis_type: str, has_rows: dict[str, bool]) -> list[str]:
+    """The raw tables `analysis_type` needs that hold no rows, in REQUIRED_RAW_TABLES order."""
+    return [table for table in REQUIRED_RAW_TABLES[analysis_type] if not has_rows.get(table, False)]
+
+
+def no_data_message(analysis_type: str, empty_tables: list[str]) -> str:
+    """ "No data yet" as an error an agent can act on (one wording for every caller)."""
+    names = " and ".join(f"raw.{table}" for table in empty_tables)
+    verb, pronoun = ("is", "it") if len(empty_tables) == 1 else ("are", "them")
+    loads = "; ".join(import_command(table) for table in empty_tables)
+    return f"{analysis_type} needs rows in {names}, which {verb} empty; load {pronoun} with {loads}"
+
+
+def no_data_status(empty_tables: list[str]) -> str:
+    """ "No data yet" as a status line for the Dagster UI."""
+    loads = ", ".join(f"raw.{table} ({import_command(table)})" for table in empty_tables)
+    return f"no data yet — load {loads}"

@@ -6,7 +6,8 @@ role never sees a tool it cannot use) and when calling one (`Forbidden` names th
 that would be allowed). Resources and prompts are documentation and open to every role.
 
 Roles, as the seed defines them:
-- admin: everything, including other users' sessions and cache maintenance;
+- admin: everything, including other users' sessions, cache maintenance and file imports
+  with their rejected records;
 - analyst: read-only data access (marts, guarded SQL), analyses, charts, own sessions;
 - viewer: read sessions shared with it, plus resources and prompts.
 """
@@ -33,6 +34,8 @@ TOOL_POLICY: dict[str, frozenset[Role]] = {
     "session_close": _ANALYST,
     "session_read": _EVERYONE,
     "cache_clear": _ADMIN,
+    # Rejected records carry file contents (personal data): admins only.
+    "list_imports": _ADMIN,
 }
 
 

@@ -1,4 +1,5 @@
-"""Admin-only maintenance tools."""
+"""Admin-only tools: cache maintenance here, file imports in tools/imports.py (registered with
+these, so every admin tool comes in through one call)."""
 
 from typing import Literal
 
@@ -7,6 +8,7 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
 from mcp_server.context import app_context
+from mcp_server.tools import imports
 from warehouse.db import warehouse_id
 
 
@@ -29,6 +31,8 @@ async def _delete_matching(redis: object, pattern: str) -> int:
 
 
 def register(server: MCPServer) -> None:
+    imports.register(server)
+
     @server.tool(
         name="cache_clear",
         description="Admin: drop this warehouse's cached query results and/or analysis results from Redis "

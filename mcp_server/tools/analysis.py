@@ -22,7 +22,9 @@ models of churn, feature importance).
 data_source: "warehouse" (the standard marts; precomputed, answered from cache), a mart name, or a
 session_id whose data key (parameters.session_key) holds rows you saved with save_as or
 session_update. For foreign data map columns in parameters, e.g. {"churn_column": "Churn",
-"positive_label": "Yes", "segment_by": ["Contract"]}. templates://analysis/{type} lists parameters."""
+"positive_label": "Yes", "segment_by": ["Contract"]}. templates://analysis/{type} lists parameters.
+On a warehouse that lacks a raw table the analysis needs (e.g. no revenue imported yet), the answer is
+a NoData error naming the table and the command that loads it."""
 
 
 class AnalysisMetadata(BaseModel):

@@ -1,7 +1,10 @@
 """`list_marts` and `query_mart`: the curated marts without writing SQL."""
 
+import datetime as dt
+import posixpath
 from typing import Annotated
 
+import asyncpg
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
@@ -30,18 +33,57 @@ class MartInfo(BaseModel):
     data_version: str
 
 
+class LastImport(BaseModel):
+    table_name: str = Field(description="raw table the file went into")
+    source_file: str = Field(description="File name (without its directory)")
+    status: str = Field(description="loaded, or refused (nothing was written)")
+    rows_loaded: int
+    finished_at: str = Field(description="When the import finished (UTC, ISO 8601)")
+    in_marts: bool = Field(
+        description="A mart build finished after it, so the marts include its rows; false: wait for "
+        "the next refresh"
+    )
+
+
 class MartList(BaseModel):
     marts: list[MartInfo]
+    last_import: LastImport | None = Field(
+        default=None, description="The newest file import (telcopulse import), if any: data freshness"
+    )
 
 
 _LAST_BUILD_SQL = "SELECT max(finished_at) FROM ops.data_builds"
+_LAST_IMPORT_SQL = (
+    "SELECT table_name, source_file, status, rows_loaded, finished_at FROM ops.imports"
+    " ORDER BY finished_at DESC, started_at DESC LIMIT 1"
+)
+
+
+async def _last_import(pool: asyncpg.Pool, last_built: dt.datetime | None) -> LastImport | None:
+    try:
+        row = await pool.fetchrow(_LAST_IMPORT_SQL)
+    except asyncpg.UndefinedTableError:  # a warehouse migrated before imports existed
+        return None
+    if row is None:
+        return None
+    # The directory may name a person's home or a server path; the file name is what they chose.
+    name = posixpath.basename(row["source_file"].replace("\\", "/")) or row["source_file"]
+    return LastImport(
+        table_name=row["table_name"],
+        source_file=name,
+        status=row["status"],
+        rows_loaded=row["rows_loaded"],
+        finished_at=row["finished_at"].isoformat(),
+        in_marts=last_built is not None and last_built > row["finished_at"],
+    )
 
 
 def register(server: MCPServer) -> None:
     @server.tool(
         name="list_marts",
         description="List the curated marts: grain, description, columns with their documentation "
-        "(the dbt data dictionary) and freshness. Start here, then use query_mart.",
+        "(the dbt data dictionary) and freshness (last build; last file import and whether the marts "
+        "include it yet). Start here, then use query_mart.",
         annotations=READ_ONLY,
     )
     async def list_marts(ctx: Context) -> MartList:
@@ -49,7 +91,9 @@ def register(server: MCPServer) -> None:
         marts = await app.marts()
         last_built = await app.pool.fetchval(_LAST_BUILD_SQL)
         version = await app.version.current()
+        last_import = await _last_import(app.pool, last_built)
         return MartList(
+            last_import=last_import,
             marts=[
                 MartInfo(
                     name=m.name,
@@ -65,7 +109,7 @@ def register(server: MCPServer) -> None:
                     data_version=version,
                 )
                 for m in sorted(marts.values(), key=lambda m: m.name)
-            ]
+            ],
         )
 
     @server.tool(

@@ -118,6 +118,9 @@ async def _exercise_every_tool(settings: Any, run: Run) -> None:
         if "cache_clear" in run.registered:
             await call(ada, "cache_clear", {"scope": "queries"}, "ok", run.admin_calls)
             await call(ada, "cache_clear", {"scope": EMAIL}, "ValidationError", run.admin_calls)
+        if "list_imports" in run.registered:
+            await call(ada, "list_imports", {"limit": 3}, "ok", run.admin_calls)
+            await call(ada, "list_imports", {"import_id": EMAIL}, "ValidationError", run.admin_calls)
     async with Client(build_server(settings, local=ALICE), read_timeout_seconds=120) as alice:
         await call(alice, "list_marts", {}, "ok")
         await call(alice, "list_marts", {"unexpected": EMAIL}, "ok")  # extra arguments are ignored
@@ -205,6 +208,8 @@ async def _exercise_every_tool(settings: Any, run: Run) -> None:
         await call(alice, "no_such_tool", {"x": SECRET_PARAM}, "NotFound")
         if "cache_clear" in run.registered:
             await call(alice, "cache_clear", {"scope": "all"}, "Forbidden")
+        if "list_imports" in run.registered:
+            await call(alice, "list_imports", {"import_id": SECRET_PARAM}, "Forbidden")
 
 
 @pytest.fixture(scope="module")

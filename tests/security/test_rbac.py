@@ -29,6 +29,7 @@ CALLS = {
     "session_read": {"key": "k"},
     "session_close": {"archive": False},
     "cache_clear": {"scope": "queries"},
+    "list_imports": {"limit": 5},
 }
 PEOPLE = {
     "admin": Principal(key_id="aaaaaaaaaaaa", name="ada", role="admin"),

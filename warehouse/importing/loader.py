@@ -238,8 +238,11 @@ def _insert_import_row(
 
 def _finish_import_row(cur: psycopg.Cursor, report: ImportReport) -> None:
     cur.execute(
+        # clock_timestamp, not now(): now() is when the transaction began, and a build that
+        # started meanwhile must not count this import as already included.
         "UPDATE ops.imports SET rows_read = %s, rows_loaded = %s, rows_rejected = %s, rows_duplicate = %s,"
-        " rows_updated = %s, affected_days = %s::date[], history_changed = %s, finished_at = now()"
+        " rows_updated = %s, affected_days = %s::date[], history_changed = %s,"
+        " finished_at = clock_timestamp()"
         " WHERE import_id = %s",
         (
             report.rows_read,

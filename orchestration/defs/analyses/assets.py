@@ -2,16 +2,21 @@
 
 Materializing an analysis computes it on the fresh marts and stores it for the MCP server
 (Redis cache + analytics.analysis_results); the asset's metadata shows the headline, the
-main table and a chart in the Dagster UI.
+main table and a chart in the Dagster UI. An analysis whose raw tables are still empty
+materializes with status "no data yet" and the table to load, and one whose data is too
+small or degenerate for it with "not enough data yet" and the reason, instead of failing
+the run.
 """
 
 import base64
 
 import dagster as dg
 
-from orchestration.defs.analyses.precompute import precompute
+from analyses.results import AnalysisError
+from orchestration.defs.analyses.precompute import missing_inputs, precompute
 from orchestration.defs.analyses.summary import main_table, summary_chart
 from orchestration.resources import RedisResource, WarehouseResource
+from warehouse.analysis_inputs import no_data_status
 
 # What each analysis reads, as asset keys (dbt models are keyed <schema>/<model>).
 ANALYSIS_DEPS: dict[str, list[str]] = {
@@ -42,10 +47,31 @@ def _analysis_asset(analysis_type: str) -> dg.AssetsDefinition:
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, analysis_cache: RedisResource
     ) -> dg.MaterializeResult:
-        done = precompute(warehouse.url(), analysis_cache.url(), analysis_type)
+        empty = missing_inputs(warehouse.url(), analysis_type)
+        if empty:
+            # Not a failure: a team brings its tables one at a time, and the refresh must stay
+            # green until the rest arrive. The UI says which table to load next.
+            status = no_data_status(empty)
+            context.log.info("%s: %s", analysis_type, status)
+            return dg.MaterializeResult(
+                metadata={
+                    "status": dg.MetadataValue.text(status),
+                    "missing_raw_tables": dg.MetadataValue.text(", ".join(f"raw.{t}" for t in empty)),
+                }
+            )
+        try:
+            done = precompute(warehouse.url(), analysis_cache.url(), analysis_type)
+        except AnalysisError as error:
+            # The standard inputs with default parameters: only the data can be at fault, e.g.
+            # a team's first small import with three churned customers is too little for a
+            # cross-validated model. Say so in the UI; the rest of the refresh stays green.
+            status = f"not enough data yet: {error}"
+            context.log.warning("%s: %s", analysis_type, status)
+            return dg.MaterializeResult(metadata={"status": dg.MetadataValue.text(status)})
         if not done.cached_in_redis:
             context.log.warning("REDIS_URL is not set: stored in analytics.analysis_results only")
         metadata: dict[str, dg.MetadataValue] = {
+            "status": dg.MetadataValue.text("computed"),
             "summary": dg.MetadataValue.text(done.result.summary),
             "data_version": dg.MetadataValue.text(done.data_version),
             "rows_analysed": dg.MetadataValue.int(done.row_count),

@@ -17,7 +17,12 @@ import redis
 
 from analyses.registry import run_analysis
 from analyses.results import AnalysisResult
-from warehouse.analysis_inputs import STANDARD_INPUTS
+from warehouse.analysis_inputs import (
+    RAW_TABLE_HAS_ROWS_SQL,
+    REQUIRED_RAW_TABLES,
+    STANDARD_INPUTS,
+    empty_inputs,
+)
 from warehouse.analysis_store import (
     ANALYSIS_TTL_SECONDS,
     DATA_VERSION_SQL,
@@ -38,6 +43,19 @@ class Precomputed:
     row_count: int
     seconds: float
     cached_in_redis: bool
+
+
+def missing_inputs(database_url: str, analysis_type: str) -> list[str]:
+    """Raw tables the analysis needs that are still empty (a team that has imported only some).
+
+    Checked before computing, so "no data yet" is told apart from a real failure on real rows.
+    """
+    with connect(database_url) as conn:
+        has_rows = {
+            table: bool(conn.execute(RAW_TABLE_HAS_ROWS_SQL[table]).fetchone()[0])
+            for table in REQUIRED_RAW_TABLES[analysis_type]
+        }
+    return empty_inputs(analysis_type, has_rows)
 
 
 def precompute(

@@ -11,7 +11,11 @@ def dbt_definitions() -> dg.Definitions:
     marts_refresh = dg.define_asset_job(
         "refresh_marts",
         # Downstream too: the precomputed analyses are refreshed with the marts they read.
-        selection=dg.AssetSelection.assets(dbt_assets_def).downstream(),
+        # With the raw tables' checks: the blocking quality gate must pass before any model runs.
+        selection=dg.AssetSelection.assets(dbt_assets_def).downstream()
+        | dg.AssetSelection.checks_for_assets(
+            *(["raw", t] for t in ("customers", "network_events", "revenue"))
+        ),
         description="dbt build of every model (tests included) on the current raw data, then the analyses.",
     )
     daily = dg.ScheduleDefinition(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.defs.quality.evaluate import import_batch_gate
 from orchestration.resources import WarehouseResource
 from warehouse.importing.landing import FAILED, PROCESSED, file_away
 from warehouse.importing.loader import ImportRefused, ImportReport, import_file, reject_summary
@@ -55,7 +56,11 @@ def import_landed_file(
     url = warehouse.url()
     try:
         report = import_file(
-            url, path, config.table, mapping_path=Path(config.mapping) if config.mapping else None
+            url,
+            path,
+            config.table,
+            mapping_path=Path(config.mapping) if config.mapping else None,
+            gate=import_batch_gate,
         )
     except (ImportRefused, MappingError) as error:
         if path.exists():

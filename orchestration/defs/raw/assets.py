@@ -28,8 +28,9 @@ RAW_DESCRIPTIONS = {
 class RawLoadConfig(dg.Config):
     """How to load raw data. Defaults come from TELCOPULSE_* settings.
 
-    `if_empty` (default) loads synthetic data only into an empty warehouse, so a scheduled
-    refresh never overwrites imported or generated data; `regenerate` replaces it;
+    `if_empty` (default) loads synthetic data only into an empty warehouse (no customers and no
+    loaded file import), so a scheduled refresh never overwrites or mixes with imported or
+    generated data; `regenerate` replaces it;
     `append_day` adds the next day of events (for incremental refreshes and the benchmark).
     """
 
@@ -45,6 +46,29 @@ def _row_counts(url: str) -> dict[str, int]:
             table: int(conn.execute(f"SELECT count(*) FROM raw.{table}").fetchone()[0])
             for table in RAW_TABLES
         }
+
+
+def _loaded_imports(url: str) -> int:
+    with connect(url) as conn:
+        return int(conn.execute("SELECT count(*) FROM ops.imports WHERE status = 'loaded'").fetchone()[0])
+
+
+def _why_not_generate(url: str, customers: int) -> str | None:
+    """Why `if_empty` must leave the warehouse alone, or None when demo data may be generated.
+
+    Demo data goes only into a warehouse nobody has put data into. Customers are the first
+    sign of data; a loaded import is the other (a team whose first file was all rejects has
+    no customers yet, but its next files must not land next to synthetic subscribers).
+    """
+    if customers:
+        return f"raw.customers already holds {customers} rows"
+    imports = _loaded_imports(url)
+    if imports:
+        return (
+            f"{imports} file import(s) were loaded into this warehouse (ops.imports), so demo data would "
+            "mix with the team's own; load raw.customers with telcopulse import FILE --table customers"
+        )
+    return None
 
 
 def _max_event_day(url: str) -> dt.date | None:
@@ -77,7 +101,11 @@ def raw_tables(
     before = _row_counts(url)
     seed = config.seed if config.seed is not None else settings.seed
     action = "kept"
-    if config.mode == "regenerate" or (config.mode == "if_empty" and before["customers"] == 0):
+    skip_reason = _why_not_generate(url, before["customers"]) if config.mode == "if_empty" else None
+    if skip_reason:
+        context.log.info("not generating demo data: %s", skip_reason)
+        action = f"kept: {skip_reason}"
+    if config.mode == "regenerate" or (config.mode == "if_empty" and skip_reason is None):
         end = dt.date.fromisoformat(config.end_date) if config.end_date else settings.history_end()
         report = generate(
             url,

@@ -15,13 +15,38 @@
 
     Processed window (on event_timestamp, which the raw index serves):
       * full build: all events;
-      * incremental build: from (latest event_date already in the table - var network_lookback_days);
+      * incremental build: from (latest event_date already in the table - var network_lookback_days),
+        plus every day listed in var reprocess_days ('YYYY-MM-DD' strings): days that received
+        late-arriving events (an imported CDR file from last month), which the look-back would
+        never reach. Consecutive days are merged into one range; each range stays a plain
+        `event_timestamp >= start and event_timestamp < end` so the raw index still serves it;
       * vars min_date / max_date ('YYYY-MM-DD', both inclusive, both optional) restrict the window
-        on any run; when min_date is set it replaces the lookback lower bound (partitioned backfills).
-    The delete+insert strategy replaces every (event_date, location, event_type) row that is rebuilt.
+        on any run; when min_date is set it replaces the lookback lower bound (partitioned backfills)
+        and reprocess_days is not added (the window is explicit).
+    The delete+insert strategy replaces every (event_date, location, event_type) row that is rebuilt,
+    so a re-processed day ends up exactly as a full build would make it.
 -#}
 {%- set min_date = var('min_date', none) -%}
 {%- set max_date = var('max_date', none) -%}
+{#- Validated and merged here: the values are pasted into SQL, so only real dates get through. -#}
+{%- set reprocess = namespace(ranges=[]) -%}
+{%- set one_day = modules.datetime.timedelta(days=1) -%}
+{%- set reprocess_days = var('reprocess_days', []) or [] -%}
+{%- if reprocess_days is string -%}
+    {{ exceptions.raise_compiler_error("var reprocess_days must be a list of 'YYYY-MM-DD' dates, got a string") }}
+{%- endif -%}
+{%- for value in reprocess_days | map('string') | unique | sort -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
+        {{ exceptions.raise_compiler_error("var reprocess_days holds '" ~ value ~ "', not a 'YYYY-MM-DD' date") }}
+    {%- endif -%}
+    {%- set day = modules.datetime.date.fromisoformat(value) -%}
+    {%- if reprocess.ranges and reprocess.ranges[-1][1] == day -%}
+        {%- set last = reprocess.ranges.pop() -%}
+        {%- do reprocess.ranges.append([last[0], day + one_day]) -%}
+    {%- else -%}
+        {%- do reprocess.ranges.append([day, day + one_day]) -%}
+    {%- endif -%}
+{%- endfor %}
 
 with events as (
 
@@ -30,9 +55,14 @@ with events as (
     {%- if min_date %}
         and event_timestamp >= '{{ min_date }}'::date
     {%- elif is_incremental() %}
-        and event_timestamp >= (
-            select coalesce(max(event_date) - {{ var('network_lookback_days', 3) | int }}, '-infinity'::date)
-            from {{ this }}
+        and (
+            event_timestamp >= (
+                select coalesce(max(event_date) - {{ var('network_lookback_days', 3) | int }}, '-infinity'::date)
+                from {{ this }}
+            )
+            {%- for range in reprocess.ranges %}
+            or (event_timestamp >= '{{ range[0] }}'::date and event_timestamp < '{{ range[1] }}'::date)
+            {%- endfor %}
         )
     {%- endif %}
     {%- if max_date %}
