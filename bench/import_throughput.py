@@ -30,16 +30,9 @@ import pandas as pd
 from bench.common import VENV_BIN, machine, scratch_database, timer
 from warehouse.db import connect, database_name, drop_database, with_database
 from warehouse.generator import generate
+from warehouse.raw_schema import TABLES
 
-COLUMNS = [
-    "event_id",
-    "customer_id",
-    "event_timestamp",
-    "event_type",
-    "network_quality_score",
-    "duration_seconds",
-    "data_usage_mb",
-]
+COLUMNS = list(TABLES["network_events"].column_names)
 END = dt.date(2026, 10, 31)
 BLOCK = 500_000
 

@@ -40,6 +40,7 @@ import psycopg
 from psycopg import sql
 
 from warehouse.frames import normalize_frame
+from warehouse.raw_schema import TABLES, RawTable
 
 # Rows dated this far after the reference day are "in the future": one day of slack for
 # clocks and time zones, so data generated up to the end of today is never flagged.
@@ -56,60 +57,56 @@ class Metric:
 
 @dataclass(frozen=True)
 class ProfiledTable:
-    name: str
-    timestamp: str
-    key: str
+    """How a raw table is profiled; its structure (key, dating column, columns) comes from
+    `warehouse.raw_schema`, the one statement of the raw tables' rules in Python."""
+
+    name: RawTable
     nullable: tuple[str, ...]
-    # Content of a row without its key: two rows equal on these are content duplicates.
-    content: tuple[str, ...]
     metrics: Mapping[str, Metric]
-    references_customers: bool
+
+    @property
+    def timestamp(self) -> str:
+        return TABLES[self.name].day_column
+
+    @property
+    def key(self) -> str:
+        return TABLES[self.name].key
+
+    @property
+    def content(self) -> tuple[str, ...]:
+        """A row without its key: two rows equal on these are content duplicates."""
+        return TABLES[self.name].content_columns
+
+    @property
+    def references_customers(self) -> bool:
+        return TABLES[self.name].references_customers
 
 
 PROFILED_TABLES: dict[str, ProfiledTable] = {
     "customers": ProfiledTable(
         name="customers",
-        timestamp="created_at",
-        key="customer_id",
         nullable=("age", "gender", "location", "account_type", "is_churned"),
-        content=("created_at", "age", "gender", "location", "account_type", "is_churned", "churn_date"),
         metrics={},
-        references_customers=False,
     ),
     "network_events": ProfiledTable(
         name="network_events",
-        timestamp="event_timestamp",
-        key="event_id",
         nullable=("customer_id", "event_type", "network_quality_score", "duration_seconds", "data_usage_mb"),
-        content=(
-            "customer_id",
-            "event_timestamp",
-            "event_type",
-            "network_quality_score",
-            "duration_seconds",
-            "data_usage_mb",
-        ),
         metrics={
             "network_quality_score": Metric("network_quality_score"),
             # Data volume only means something on data sessions, call length on calls.
             "data_usage_mb": Metric("data_usage_mb", "event_type = 'data'"),
             "duration_seconds": Metric("duration_seconds", "event_type = 'call'"),
         },
-        references_customers=True,
     ),
     "revenue": ProfiledTable(
         name="revenue",
-        timestamp="transaction_date",
-        key="transaction_id",
         nullable=("customer_id", "amount", "service_type", "payment_method"),
-        content=("customer_id", "transaction_date", "amount", "service_type", "payment_method"),
         # Subscriptions and usage bills differ ~10× in size and are billed on different days
         # (the 1st, month end): profiled apart, a billing day never looks like a unit error.
         metrics={
             "subscription_amount": Metric("amount", "service_type = 'subscription'"),
             "usage_amount": Metric("amount", "service_type IN ('voice', 'sms', 'data')"),
         },
-        references_customers=True,
     ),
 }
 

@@ -42,8 +42,8 @@ class TableSpec:
     name: RawTable
     key: str
     columns: tuple[ColumnSpec, ...]
-    # The column that dates a record (None for customers): the day an import touches.
-    day_column: str | None = None
+    # The column that dates a record: the days an import touches, the quality windows.
+    day_column: str = ""
     # Columns whose change on an existing customer rewrites history in the marts.
     history_columns: tuple[str, ...] = ()
 
@@ -61,6 +61,11 @@ class TableSpec:
     @property
     def references_customers(self) -> bool:
         return self.name != "customers"
+
+    @property
+    def content_columns(self) -> tuple[str, ...]:
+        """Everything but the key: two records equal on these are the same record twice."""
+        return tuple(c for c in self.column_names if c != self.key)
 
 
 # DECIMAL(10, 2) holds at most 99,999,999.99.
@@ -80,6 +85,7 @@ TABLES: dict[RawTable, TableSpec] = {
             ColumnSpec("is_churned", "boolean"),
             ColumnSpec("churn_date", "timestamp"),
         ),
+        day_column="created_at",
         history_columns=("created_at", "location", "account_type"),
     ),
     "network_events": TableSpec(

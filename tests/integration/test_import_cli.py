@@ -24,29 +24,14 @@ from tests.import_fixtures import (
     write_truncated_parquet,
 )
 from warehouse.db import connect
+from warehouse.raw_schema import TABLES
 
 pytestmark = pytest.mark.integration
 
 TELCOPULSE = str(Path(sys.executable).parent / "telcopulse")
 NS = uuid.UUID("5f0c1e52-8f0e-4d59-9a53-6c1d0b6a7f10")
-CUSTOMER_HEADER = [
-    "customer_id",
-    "created_at",
-    "age",
-    "gender",
-    "location",
-    "account_type",
-    "is_churned",
-    "churn_date",
-]
-EVENT_HEADER = [
-    "customer_id",
-    "event_timestamp",
-    "event_type",
-    "network_quality_score",
-    "duration_seconds",
-    "data_usage_mb",
-]
+CUSTOMER_HEADER = list(TABLES["customers"].column_names)
+EVENT_HEADER = list(TABLES["network_events"].content_columns)  # no event_id: keys derived
 
 
 def cid(n: int) -> str:
@@ -93,6 +78,15 @@ def last_import(url: str, source: Path) -> dict[str, object]:
         )
         names = [d.name for d in cur.description]
         return dict(zip(names, cur.fetchone(), strict=True))
+
+
+def import_one_customer(url: str, folder: Path) -> None:
+    seed = write_csv(
+        folder / "seed.csv",
+        CUSTOMER_HEADER,
+        [[cid(1), "2025-01-15", "34", "Male", "North", "Basic", "false", ""]],
+    )
+    assert run_import(url, str(seed), "--table", "customers").returncode == 0
 
 
 def messy_customers(path: Path) -> Path:
@@ -331,12 +325,7 @@ def test_unusable_files_are_refused_whole(
     empty_database_url: str, tmp_path: Path, name: str, make: object, table: str, message: str
 ) -> None:
     url = empty_database_url
-    seed = write_csv(
-        tmp_path / "seed.csv",
-        CUSTOMER_HEADER,
-        [[cid(1), "2025-01-15", "34", "Male", "North", "Basic", "false", ""]],
-    )
-    assert run_import(url, str(seed), "--table", "customers").returncode == 0
+    import_one_customer(url, tmp_path)
     before = raw_checksums(url)
     path = make(tmp_path / name)  # type: ignore[operator]
     done = run_import(url, str(path), "--table", table)
@@ -352,12 +341,7 @@ def test_unusable_files_are_refused_whole(
 
 def test_killed_import_changes_nothing_and_can_be_rerun(empty_database_url: str, tmp_path: Path) -> None:
     url = empty_database_url
-    seed = write_csv(
-        tmp_path / "seed.csv",
-        CUSTOMER_HEADER,
-        [[cid(1), "2025-01-15", "34", "Male", "North", "Basic", "false", ""]],
-    )
-    assert run_import(url, str(seed), "--table", "customers").returncode == 0
+    import_one_customer(url, tmp_path)
     start = dt.datetime(2025, 2, 1)
     rows = 200_000
     big = tmp_path / "big_cdr.csv"

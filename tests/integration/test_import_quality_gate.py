@@ -67,3 +67,15 @@ def test_kb_for_mb_batch_is_refused_and_a_valid_one_loads(empty_database_url: st
     assert done.returncode == 0, done.stderr
     assert "200 loaded, 0 rejected" in done.stdout
     assert scalar(url, "SELECT count(*) FROM raw.network_events") == events_before + 200
+
+
+def test_a_batch_with_no_history_to_compare_is_left_to_the_table_gate(empty_database_url: str) -> None:
+    from orchestration.defs.quality.evaluate import evaluate_batch
+
+    with connect(empty_database_url) as conn:
+        conn.execute(
+            "CREATE TEMP TABLE import_stage AS SELECT * FROM raw.network_events WITH NO DATA;"
+            " INSERT INTO import_stage (event_id, customer_id, event_timestamp, event_type, data_usage_mb)"
+            " VALUES (gen_random_uuid(), gen_random_uuid(), '2026-10-01 10:00', 'data', 52000)"
+        )
+        assert evaluate_batch(conn, "network_events", "import_stage") is None

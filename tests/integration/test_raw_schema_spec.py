@@ -94,3 +94,18 @@ def test_the_generator_uses_the_same_categories() -> None:
     assert tuple(profiles.EVENT_TYPES) == EVENT_TYPES
     assert set(profiles.SERVICE_TYPES) == set(SERVICE_TYPES)
     assert tuple(profiles.PAYMENT_METHODS) == PAYMENT_METHODS
+
+
+@pytest.mark.parametrize("table", sorted(TABLES))
+def test_the_quality_suites_use_the_same_structure_and_values(table: str) -> None:
+    """`quality` may not import `warehouse`, so its copy of these facts is checked here."""
+    from quality import suite_for
+
+    spec, suite = TABLES[table], suite_for(table)
+    assert (suite.timestamp, suite.key) == (spec.day_column, spec.key)
+    for column, values in suite.value_sets.items():
+        assert tuple(values) == spec.column(column).choices, column
+    for column, (low, high, _unit) in suite.ranges.items():
+        rule = spec.column(column)
+        assert rule.minimum is None or low >= rule.minimum, column
+        assert rule.maximum is None or high <= rule.maximum, column
