@@ -161,7 +161,7 @@ def _start_docs_server(port: int, host: str = "127.0.0.1") -> subprocess.Popen[b
             "http.server",
             str(port),
             "--bind",
-            "127.0.0.1",
+            host,
             "--directory",
             str(DBT_PROJECT_DIR / "target"),
         ],

@@ -7,7 +7,7 @@ from collections import defaultdict
 import asyncpg
 
 _TABLES_SQL = """
-SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
        greatest(c.reltuples, 0)::bigint AS row_estimate, obj_description(c.oid, 'pg_class') AS comment
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm')

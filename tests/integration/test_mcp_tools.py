@@ -391,6 +391,10 @@ async def test_schema_resource_is_live(server):
         assert "### `raw.customers`" in text and "### `marts.fct_arpu_monthly`" in text
         assert "ck_customers_age" in text and "idx_" in text
         assert "| churn_rate | numeric(5,4) |" in text
+        # relkind arrives from asyncpg as bytes unless cast: a person must read "table" / "view"
+        assert "### `raw.customers` — table," in text
+        assert "### `staging.stg_telco__customers` — view," in text
+        assert "b'r'" not in text and "b'v'" not in text
 
 
 async def test_data_dictionary_comes_from_dbt_docs(server):
