@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import psycopg
 import pytest
+import redis
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from warehouse.db import temporary_database
 from warehouse.migrate import migrate
@@ -20,12 +23,41 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 @pytest.fixture(scope="session")
 def base_database_url() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_BASE_URL
+    url = os.environ.get("DATABASE_URL") or DEFAULT_BASE_URL
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            pass
+    except psycopg.OperationalError:
+        pytest.exit(
+            f"PostgreSQL is not reachable at {_without_password(url)}. The tests need a running server: "
+            "`.ci/run` starts this machine's PostgreSQL and Redis and then runs `make test`, or point "
+            "DATABASE_URL at a server whose user may create databases.",
+            returncode=3,
+        )
+    return url
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.exit(
+            f"Redis is not reachable at {url}. `.ci/run` starts this machine's PostgreSQL and Redis and "
+            "then runs `make test`, or point REDIS_URL at a running Redis.",
+            returncode=3,
+        )
+    finally:
+        client.close()
+    return url
+
+
+def _without_password(url: str) -> str:
+    params = conninfo_to_dict(url)
+    params.pop("password", None)
+    return make_conninfo(**params)
 
 
 @pytest.fixture(scope="session")

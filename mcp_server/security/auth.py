@@ -34,20 +34,25 @@ async def _reject(
     *,
     status: int = 401,
     error: str = "AuthError",
+    bearer_error: str = "invalid_token",
 ) -> None:
     body = json.dumps({"error": error, "message": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"www-authenticate", b'Bearer realm="telcopulse", charset="UTF-8"'),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", challenge(bearer_error, message)))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def challenge(bearer_error: str, description: str) -> bytes:
+    """An RFC 6750 challenge whose error_description carries the same words as the JSON body.
+
+    Clients that never show a 401's body (an OAuth-minded client reads only this header)
+    still get a message a person can act on.
+    """
+    quoted = description.replace("\\", "\\\\").replace('"', '\\"')
+    value = f'Bearer realm="telcopulse", error="{bearer_error}", error_description="{quoted}"'
+    return value.encode("ascii", "replace")
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -78,7 +83,11 @@ class ApiKeyMiddleware:
         key = presented_key(scope.get("headers", []))
         if not key:
             logger.info("auth rejected: no key", extra={"outcome": "AuthError"})
-            await _reject(send, "missing API key: send it in the X-API-Key header (or Authorization: Bearer)")
+            await _reject(
+                send,
+                "missing API key: send it in the X-API-Key header (or Authorization: Bearer)",
+                bearer_error="invalid_request",
+            )
             return
         try:
             principal = await self.verify(key) if len(key) <= MAX_HEADER_CHARS else None

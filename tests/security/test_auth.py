@@ -26,7 +26,10 @@ def test_no_key_is_401_with_a_clear_message(mcp_http):
         "error": "AuthError",
         "message": "missing API key: send it in the X-API-Key header (or Authorization: Bearer)",
     }
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="telcopulse", error="invalid_request", error_description="missing API key:'
+        ' send it in the X-API-Key header (or Authorization: Bearer)"'
+    )
 
 
 @pytest.mark.parametrize(
@@ -42,6 +45,11 @@ def test_no_key_is_401_with_a_clear_message(mcp_http):
 def test_wrong_keys_are_401(mcp_http, key):
     response = _post(mcp_http.url, {"X-API-Key": key})
     assert response.status_code == 401 and response.json()["error"] == "AuthError"
+    # Clients that show only the challenge (OAuth-minded ones) still get the person's words.
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="telcopulse", error="invalid_token",'
+        ' error_description="invalid, expired or revoked API key; ask an admin for a new one"'
+    )
 
 
 def test_a_valid_key_with_a_wrong_secret_is_401(mcp_http):
