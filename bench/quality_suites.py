@@ -20,11 +20,12 @@ import time
 
 from bench.common import machine, scratch_database
 from orchestration.definitions import build_definitions
-from orchestration.defs.quality.evaluate import RAW_TABLES, table_profiles, today_utc
+from orchestration.defs.quality.evaluate import table_profiles, today_utc
 from orchestration.resources import RedisResource, WarehouseResource
 from quality import run_suite
 from warehouse.db import connect
 from warehouse.generator import generate
+from warehouse.raw_schema import RAW_TABLE_NAMES
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -33,7 +34,7 @@ def gate_alone(url: str, as_of: dt.date) -> tuple[float, float]:
     """(seconds of profile SQL, seconds of suites) over the three tables."""
     sql_s = suite_s = 0.0
     with connect(url) as conn:
-        for table in RAW_TABLES:
+        for table in RAW_TABLE_NAMES:
             started = time.perf_counter()
             window, recent, history, summary = table_profiles(conn, table, as_of=as_of)
             sql_s += time.perf_counter() - started

@@ -8,6 +8,8 @@ a million events), and everything else is one row per customer or per mart row.
 
 from __future__ import annotations
 
+from warehouse.raw_schema import RAW_TABLE_NAMES
+
 # analysis_type -> frame name -> SQL. The first frame is the analysis' primary input.
 STANDARD_INPUTS: dict[str, dict[str, str]] = {
     "churn_rate": {
@@ -79,9 +81,7 @@ REQUIRED_RAW_TABLES: dict[str, tuple[str, ...]] = {
 # One probe per raw table, through its 1:1 staging view: the MCP server may read staging but
 # never raw, and the Dagster assets run after dbt built the views, so both ask the same thing.
 RAW_TABLE_HAS_ROWS_SQL: dict[str, str] = {
-    "customers": "SELECT EXISTS (SELECT 1 FROM staging.stg_telco__customers)",
-    "network_events": "SELECT EXISTS (SELECT 1 FROM staging.stg_telco__network_events)",
-    "revenue": "SELECT EXISTS (SELECT 1 FROM staging.stg_telco__revenue)",
+    table: f"SELECT EXISTS (SELECT 1 FROM staging.stg_telco__{table})" for table in RAW_TABLE_NAMES
 }
 
 

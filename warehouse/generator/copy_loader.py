@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import pandas as pd
 import psycopg
 
-RAW_TABLES = ("customers", "network_events", "revenue")
+from warehouse.raw_schema import RAW_TABLE_NAMES
+
+RAW_TABLES = RAW_TABLE_NAMES  # customers first: events and bills reference them
 _TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 

@@ -3,6 +3,7 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.defs.dbt.assets import build_dbt_assets
 from orchestration.defs.dbt.project import dbt_executable, dbt_project
+from warehouse.raw_schema import RAW_TABLE_NAMES
 from warehouse.settings import get_settings
 
 
@@ -13,9 +14,7 @@ def dbt_definitions() -> dg.Definitions:
         # Downstream too: the precomputed analyses are refreshed with the marts they read.
         # With the raw tables' checks: the blocking quality gate must pass before any model runs.
         selection=dg.AssetSelection.assets(dbt_assets_def).downstream()
-        | dg.AssetSelection.checks_for_assets(
-            *(["raw", t] for t in ("customers", "network_events", "revenue"))
-        ),
+        | dg.AssetSelection.checks_for_assets(*(["raw", table] for table in RAW_TABLE_NAMES)),
         description="dbt build of every model (tests included) on the current raw data, then the analyses.",
     )
     daily = dg.ScheduleDefinition(

@@ -11,13 +11,14 @@ block nothing.
 
 import dagster as dg
 
-from orchestration.defs.quality.evaluate import RAW_TABLES, evaluate_table, result_rows
+from orchestration.defs.quality.evaluate import evaluate_table, result_rows
 from orchestration.defs.quality.resources import QualityResource
 from orchestration.resources import WarehouseResource
 from quality import SuiteResult
 from warehouse.db import connect
 from warehouse.migrate import migrate
 from warehouse.quality_store import quality_results_table_exists, record_quality_results
+from warehouse.raw_schema import RAW_TABLE_NAMES
 
 CHECK_NAME = "quality_gate"
 
@@ -89,8 +90,4 @@ def _quality_check(table: str) -> dg.AssetChecksDefinition:
 
 
 def build_quality_checks() -> list[dg.AssetChecksDefinition]:
-    return [_quality_check(table) for table in RAW_TABLES]
-
-
-def quality_check_keys() -> list[dg.AssetCheckKey]:
-    return [dg.AssetCheckKey(dg.AssetKey(["raw", table]), CHECK_NAME) for table in RAW_TABLES]
+    return [_quality_check(table) for table in RAW_TABLE_NAMES]

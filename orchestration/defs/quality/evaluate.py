@@ -20,8 +20,6 @@ from quality.rules import MIN_DISTRIBUTION_DAYS
 from warehouse import quality_profiles as profiles
 from warehouse.quality_store import QualityResultRow
 
-RAW_TABLES = ("customers", "network_events", "revenue")
-
 
 def today_utc() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
@@ -176,7 +174,6 @@ def result_rows(result: SuiteResult) -> list[QualityResultRow]:
 
 
 __all__ = [
-    "RAW_TABLES",
     "evaluate_batch",
     "evaluate_table",
     "import_batch_gate",

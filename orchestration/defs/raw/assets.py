@@ -15,9 +15,10 @@ from orchestration.resources import WarehouseResource
 from warehouse.db import connect
 from warehouse.generator import append_day, generate
 from warehouse.migrate import migrate
+from warehouse.raw_schema import RAW_TABLE_NAMES
 from warehouse.settings import get_settings
 
-RAW_TABLES = ("customers", "network_events", "revenue")
+RAW_TABLES = RAW_TABLE_NAMES  # customers first: events and bills reference them
 RAW_DESCRIPTIONS = {
     "customers": "Subscribers: account type, location, demographics and churn status (seed schema).",
     "network_events": "Calls, SMS and data sessions with a network quality score from 1.0 to 5.0.",
