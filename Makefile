@@ -5,13 +5,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Node 22 for the tests that run the README's MCP Inspector commands (the machine may have
+# an older Node); tests/node22.py installs it from npm into .venv/tools once.
+NODE22 := $(VENV)/tools/node22/.installed
 
 .PHONY: up test install lint format bench docs clean
 
 up: $(STAMP)
 	$(BIN)/telcopulse up
 
-test: $(STAMP)
+test: $(STAMP) $(NODE22)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
@@ -24,6 +27,10 @@ $(STAMP): constraints.txt pyproject.toml
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+
+$(NODE22): $(STAMP) tests/node22.py
+	$(BIN)/python -c "from tests.node22 import node22_bin_dir; print('Node 22 for the Inspector tests:', node22_bin_dir())"
+	@touch $(NODE22)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,6 +10,9 @@ from warehouse.settings import PROJECT_ROOT
 SQLITE_INSTANCE = """# Written by `telcopulse`: local SQLite storage (set DAGSTER_PG_URL for Postgres).
 telemetry:
   enabled: false
+# No "Join the community" pop-up over the first page a newcomer opens.
+nux:
+  enabled: false
 """
 
 

@@ -42,10 +42,14 @@ def refresh_all(
     *,
     instance: dg.DagsterInstance | None = None,
     run_config: dict[str, Any] | None = None,
+    run_id: str | None = None,
 ) -> RefreshReport:
+    """`run_id` chosen by the caller lets it follow the run's events while it executes."""
     defs = defs or build_definitions()
     job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False, run_config=run_config, run_id=run_id
+    )
     report = RefreshReport(success=result.success, run_id=result.run_id)
     report.materialized = sorted(
         event.asset_key.to_user_string()

@@ -18,17 +18,69 @@ app = typer.Typer(
 
 
 def _add_sub_apps() -> None:
+    from telcopulse.connect_cli import register as register_connect
     from telcopulse.db_cli import db_app
     from telcopulse.import_cli import register as register_import
     from telcopulse.keys_cli import keys_app
 
     register_import(app)
+    register_connect(app)
 
     app.add_typer(keys_app, name="keys", help="API keys and Fernet keys of the MCP server.")
     app.add_typer(db_app, name="db", help="Database roles: a least-privilege login for the MCP server.")
 
 
 _add_sub_apps()
+
+# Commands that talk to PostgreSQL/Redis, and so look for a running `up` when no URL is set.
+_NEEDS_SERVICES = {"migrate", "generate", "refresh", "ui", "docs", "serve", "import", "imports", "keys", "db"}
+
+
+@app.callback()
+def _find_running_services(ctx: typer.Context) -> None:
+    """Beside a running `make up`, use its embedded services when no URL is exported."""
+    if ctx.invoked_subcommand not in _NEEDS_SERVICES or ctx.resilient_parsing or "--help" in sys.argv:
+        return
+    from telcopulse.running_services import adopt_running_services
+    from warehouse.settings import get_settings
+
+    note = adopt_running_services(get_settings())
+    if note:
+        typer.echo(f"[telcopulse] {note}", err=True)
+
+
+def _connection_error_message(error: BaseException) -> str | None:
+    """One line for a database/Redis connection failure, None for anything else."""
+    import psycopg
+    import redis
+
+    if isinstance(error, psycopg.OperationalError):
+        first = (str(error).strip().splitlines() or ["connection failed"])[0]
+        return f"Unavailable: PostgreSQL does not answer ({first}); start it or check DATABASE_URL"
+    if isinstance(error, redis.ConnectionError):
+        return f"Unavailable: Redis does not answer ({error}); start it or check REDIS_URL"
+    return None
+
+
+def main() -> None:
+    """The `telcopulse` entry point: a problem the person can fix is one line and exit 1+."""
+    from telcopulse.errors import CommandError
+    from warehouse.settings import ConfigurationError
+
+    try:
+        app()
+    except CommandError as error:
+        typer.echo(f"[telcopulse] {error}", err=True)
+        sys.exit(error.exit_code)
+    except ConfigurationError as error:
+        typer.echo(f"[telcopulse] NotConfigured: {error}", err=True)
+        sys.exit(1)
+    except Exception as error:
+        message = _connection_error_message(error)
+        if message is None:
+            raise
+        typer.echo(f"[telcopulse] {message}", err=True)
+        sys.exit(1)
 
 
 @app.command()
@@ -91,8 +143,8 @@ def ui(
 
 @app.command()
 def docs(
-    port: Annotated[int, typer.Option(help="Port for the dbt docs site.")] = 8080,
-    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (default TELCOPULSE_DOCS_PORT, 8080).")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default TELCOPULSE_DOCS_HOST).")] = None,
 ) -> None:
     """Generate and serve the dbt docs (the data dictionary)."""
     from telcopulse.runner import serve_dbt_docs
@@ -117,6 +169,13 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_format)
+    if transport == "http":
+        from telcopulse.ports import PlannedPort
+        from telcopulse.runner import refuse_taken_ports
+
+        bind_host, bind_port = host or settings.mcp_host, port or settings.mcp_port
+        if refuse_taken_ports([PlannedPort("MCP server", bind_host, bind_port, "TELCOPULSE_MCP_PORT")]):
+            raise typer.Exit(1)
     if transport == "stdio":
         serve_stdio(settings)
     elif transport == "http":
@@ -134,12 +193,38 @@ def serve(
 @app.command()
 def up(
     serve: Annotated[bool, typer.Option(help="Keep serving after the refresh (--no-serve exits).")] = True,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Dagster, dbt and server logs on the terminal.")
+    ] = False,
 ) -> None:
-    """The main job: warehouse (embedded if no URLs), full refresh, then serve the UIs."""
+    """The main job: warehouse (embedded if no URLs), full refresh, then serve the UIs.
+
+    One `up` runs per data dir; logs go to <data_dir>/logs/up.log unless --verbose."""
     from telcopulse.runner import run_up
 
-    raise typer.Exit(run_up(serve=serve))
+    raise typer.Exit(run_up(serve=serve, verbose=verbose))
+
+
+@app.command()
+def status() -> None:
+    """What `telcopulse up` runs now: pids, URLs, data version and age (exit 3 if nothing runs)."""
+    from telcopulse.lifecycle import status_lines
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    for line in status_lines(settings.data_dir, database_url=settings.database_url):
+        typer.echo(line)
+
+
+@app.command()
+def stop() -> None:
+    """Stop what `telcopulse up` started, the embedded PostgreSQL and Redis included."""
+    from telcopulse.lifecycle import stop as stop_everything
+    from warehouse.settings import get_settings
+
+    for line in stop_everything(get_settings().data_dir):
+        typer.echo(f"[telcopulse] {line}")
 
 
 if __name__ == "__main__":
-    app()
+    main()

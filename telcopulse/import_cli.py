@@ -143,13 +143,13 @@ def _chunk_printer() -> Callable[[int], None]:
 
 def _database_url() -> str:
     from warehouse.migrate import migrate
-    from warehouse.settings import get_settings
+    from warehouse.settings import ConfigurationError, get_settings
 
     try:
         url = get_settings().require_database_url()
         migrate(url)
-    except RuntimeError as error:
-        raise _fail(f"ValidationError: {error}", 2) from None
+    except ConfigurationError as error:
+        raise _fail(f"NotConfigured: {error}") from None
     except Exception as error:
         raise _fail(_unexpected(error)) from None
     return url

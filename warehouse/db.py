@@ -108,3 +108,15 @@ def temporary_database(base_url: str, prefix: str = "telcopulse_tmp") -> Iterato
         yield with_database(base_url, name)
     finally:
         drop_database(base_url, name)
+
+
+def redacted_url(url: str) -> str:
+    """The URL with any password replaced by `***`, for output a person or a log sees."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    userinfo = f"{parts.username or ''}:***"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))

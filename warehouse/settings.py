@@ -20,6 +20,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
+class ConfigurationError(RuntimeError):
+    """A setting the command needs is missing; the message says how to provide it."""
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Names are the environment variables (case-insensitive)."""
 
@@ -57,6 +61,8 @@ class Settings(BaseSettings):
     )
     dagster_host: str = Field(default="127.0.0.1", description="Dagster UI bind address.")
     dagster_port: int = Field(default=3000, description="Dagster UI port.")
+    docs_host: str = Field(default="127.0.0.1", description="dbt docs (data dictionary) bind address.")
+    docs_port: int = Field(default=8080, description="dbt docs (data dictionary) port.")
     refresh_cron: str = Field(default="0 3 * * *", description="Cron (UTC) of the daily mart refresh.")
     dbt_threads: int = Field(default=2, ge=1, description="dbt worker threads.")
     landing_dir_path: Path | None = Field(
@@ -141,9 +147,10 @@ class Settings(BaseSettings):
     def require_database_url(self) -> str:
         """Return the warehouse URL or fail with a message that says how to fix it."""
         if not self.database_url:
-            raise RuntimeError(
-                "DATABASE_URL is not set. Export it (e.g. postgresql://postgres@127.0.0.1:5432/telcopulse) "
-                "or run `make up`, which starts an embedded PostgreSQL."
+            raise ConfigurationError(
+                f"DATABASE_URL is not set and no `telcopulse up` is running for {self.data_dir}: "
+                "run `make up` (it starts an embedded PostgreSQL and Redis; other commands then "
+                "find them), or export DATABASE_URL, e.g. postgresql://postgres@127.0.0.1:5432/telcopulse"
             )
         return self.database_url
 

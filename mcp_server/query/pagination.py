@@ -31,7 +31,10 @@ def decode_cursor(token: str, *, query: str, version: str) -> int:
     try:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        cursor = Cursor(query=str(payload["q"]), offset=int(payload["o"]), version=str(payload["v"]))
+        offset = payload["o"]
+        if not isinstance(offset, int) or isinstance(offset, bool):  # JSON allows 1.5, Infinity, true
+            raise TypeError("offset is not an integer")
+        cursor = Cursor(query=str(payload["q"]), offset=offset, version=str(payload["v"]))
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise InputValidationError(
             "cursor is not valid", hint="pass next_cursor exactly as returned by the previous page"

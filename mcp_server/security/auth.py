@@ -4,6 +4,10 @@ Runs before the MCP layer sees a byte: no key or a bad key ends the request with
 a JSON body saying what to send. Keys are accepted in `X-API-Key` or `Authorization:
 Bearer`, never in the URL (URLs end up in proxy and access logs). Every attempt is logged
 with the key id (the public part of a key), never the key.
+
+The body is a JSON-RPC error (the shape the MCP SDK's own transport uses for its 4xx answers):
+the official Python client reads a JSON-RPC error from a non-2xx body and raises it as
+`MCPError(message)`; any other body becomes "Server returned an error response".
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from mcp_types import INVALID_REQUEST
 
 from mcp_server.security.api_keys import Principal
 
@@ -36,12 +42,24 @@ async def _reject(
     error: str = "AuthError",
     bearer_error: str = "invalid_token",
 ) -> None:
-    body = json.dumps({"error": error, "message": message}).encode()
+    body = json.dumps(error_body(message, error)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", challenge(bearer_error, message)))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def error_body(message: str, error: str) -> dict[str, Any]:
+    """`{"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": ..., "data": {"error": ...}}}`.
+
+    `id` is null: the request was refused before its body was read.
+    """
+    return {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": INVALID_REQUEST, "message": message, "data": {"error": error}},
+    }
 
 
 def challenge(bearer_error: str, description: str) -> bytes:

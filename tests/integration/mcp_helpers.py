@@ -151,13 +151,18 @@ def running_server(
             time.sleep(0.2)
         yield
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        stop_group(process, timeout=15)
+
+
+def stop_group(process: subprocess.Popen, *, timeout: float) -> None:
+    """SIGTERM a child started in its own session, SIGKILL it if it lingers."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
 
 
 @dataclass

@@ -6,6 +6,8 @@ import hmac
 
 import httpx
 import pytest
+from mcp import MCPError
+from mcp_types import INVALID_REQUEST
 
 from mcp_server.security import api_keys
 from mcp_server.security.api_keys import FileKeyStore
@@ -13,6 +15,17 @@ from tests.integration.mcp_helpers import INITIALIZE, MCP_HEADERS, keyed_client,
 
 INIT = INITIALIZE
 HEADERS = MCP_HEADERS
+MISSING = "missing API key: send it in the X-API-Key header (or Authorization: Bearer)"
+INVALID = "invalid, expired or revoked API key; ask an admin for a new one"
+
+
+def _refusal(message: str) -> dict:
+    """The 401 body: a JSON-RPC error, the one non-2xx body the MCP SDK clients read."""
+    return {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": INVALID_REQUEST, "message": message, "data": {"error": "AuthError"}},
+    }
 
 
 def _post(url: str, headers: dict[str, str], *, params: dict | None = None) -> httpx.Response:
@@ -22,10 +35,7 @@ def _post(url: str, headers: dict[str, str], *, params: dict | None = None) -> h
 def test_no_key_is_401_with_a_clear_message(mcp_http):
     response = _post(mcp_http.url, {})
     assert response.status_code == 401
-    assert response.json() == {
-        "error": "AuthError",
-        "message": "missing API key: send it in the X-API-Key header (or Authorization: Bearer)",
-    }
+    assert response.json() == _refusal(MISSING)
     assert response.headers["www-authenticate"] == (
         'Bearer realm="telcopulse", error="invalid_request", error_description="missing API key:'
         ' send it in the X-API-Key header (or Authorization: Bearer)"'
@@ -44,12 +54,28 @@ def test_no_key_is_401_with_a_clear_message(mcp_http):
 )
 def test_wrong_keys_are_401(mcp_http, key):
     response = _post(mcp_http.url, {"X-API-Key": key})
-    assert response.status_code == 401 and response.json()["error"] == "AuthError"
+    assert response.status_code == 401 and response.json() == _refusal(INVALID)
     # Clients that show only the challenge (OAuth-minded ones) still get the person's words.
     assert response.headers["www-authenticate"] == (
         'Bearer realm="telcopulse", error="invalid_token",'
         ' error_description="invalid, expired or revoked API key; ask an admin for a new one"'
     )
+
+
+@pytest.mark.parametrize(("key", "reason"), [("tp_000000000000_" + "x" * 43, INVALID), (None, MISSING)])
+async def test_the_python_sdk_raises_the_servers_reason(mcp_http, key, reason):
+    """The official client, used directly: a refusal is an MCPError whose message is the reason.
+
+    mcp 2.3.0 (mcp/client/streamable_http.py, _handle_post_request) turns a non-2xx answer into
+    the JSON-RPC error in its body if there is one, else into "Server returned an error response";
+    the error comes out of the SDK's task groups wrapped in ExceptionGroups.
+    """
+    refused = pytest.RaisesExc(
+        MCPError, check=lambda e: e.message == reason and e.data == {"error": "AuthError"}
+    )
+    with pytest.RaisesGroup(refused, flatten_subgroups=True):
+        async with keyed_client(mcp_http.url, key) as client:
+            await client.list_tools()
 
 
 def test_a_valid_key_with_a_wrong_secret_is_401(mcp_http):

@@ -142,7 +142,7 @@ async def test_mcp_client_over_https(tls_server):
 
 def test_https_still_demands_an_api_key(tls_server):
     response = httpx.post(tls_server.url(), headers=HEADERS, json=INIT, verify=tls_server.context, timeout=10)
-    assert response.status_code == 401 and response.json()["error"] == "AuthError"
+    assert response.status_code == 401 and response.json()["error"]["data"] == {"error": "AuthError"}
     ok = httpx.post(
         tls_server.url(),
         headers={**HEADERS, "X-API-Key": tls_server.key},

@@ -24,14 +24,14 @@ def answers(host: str, port: int) -> bool:
 
 def test_the_docs_server_binds_the_host_it_is_given() -> None:
     port = free_port()
-    process = _start_docs_server(port, "127.0.0.2")
+    child = _start_docs_server(port, "127.0.0.2")
     try:
         deadline = time.monotonic() + 20
         while not answers("127.0.0.2", port):
-            assert process.poll() is None, "the docs server exited"
+            assert child.returncode is None, "the docs server exited"
             assert time.monotonic() < deadline, "the docs server did not come up on 127.0.0.2"
             time.sleep(0.1)
         assert not answers("127.0.0.1", port)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+        os.killpg(child.pid, signal.SIGTERM)
+        child.process.wait(timeout=10)
