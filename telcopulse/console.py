@@ -110,6 +110,10 @@ class UpConsole:
             TimeElapsedColumn(),
             console=self.terminal,
             transient=True,
+            # rich would otherwise swap sys.stdout/sys.stderr for proxies that print above
+            # the bar, bringing Dagster's event stream back onto the terminal.
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
         task = bar.add_task(description, total=total)
         stop = threading.Event()

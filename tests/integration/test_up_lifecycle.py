@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
 import psycopg
 import pytest
@@ -163,6 +164,13 @@ def test_state_file_is_private_and_names_live_processes(running_up: RunningUp) -
     assert f"host={running_up.data_dir}/pg" in state["database_url"]
     for pid in [state["pid"], state["postgres_pid"], state["redis_pid"], *state["child_pids"]]:
         assert psutil.pid_exists(pid), pid
+
+
+def test_dagster_ui_opens_without_the_community_pop_up(running_up: RunningUp) -> None:
+    answer = httpx.post(
+        f"{running_up.state()['urls']['dagster']}/graphql", json={"query": "{ shouldShowNux }"}, timeout=30
+    )
+    assert answer.json() == {"data": {"shouldShowNux": False}}
 
 
 def test_a_second_make_up_is_refused_without_touching_the_warehouse(running_up: RunningUp) -> None:
