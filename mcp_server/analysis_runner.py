@@ -25,6 +25,7 @@ from analyses.charts import ChartError, to_frame
 from analyses.registry import run_analysis
 from analyses.results import AnalysisError
 from mcp_server.context import AppContext
+from mcp_server.dependencies import REDIS, redis_outage
 from mcp_server.errors import InputValidationError, NoData
 from mcp_server.security.session_access import authorize_session
 from warehouse.analysis_inputs import (
@@ -117,12 +118,13 @@ async def _cached(app: AppContext, key: str, lookup: tuple[str, str, str, str]) 
     try:
         raw = await app.redis.get(key)
     except RedisError as exc:
-        logger.warning("analysis cache read skipped: %s", type(exc).__name__)
+        REDIS.failed(redis_outage(exc) or type(exc).__name__)  # counted, not logged per call
         raw = None
     if raw is not None:
         entry = json.loads(raw)
         return AnalysisAnswer(entry["result"], entry["row_count"], entry["computed_at"], True, lookup[0])
-    row = await app.pool.fetchrow(SELECT_RESULT_SQL, *lookup)
+    async with app.postgres(lookup=True) as conn:
+        row = await conn.fetchrow(SELECT_RESULT_SQL, *lookup)
     if row is None:
         return None
     answer = AnalysisAnswer(
@@ -137,7 +139,7 @@ async def _remember(app: AppContext, key: str, answer: AnalysisAnswer) -> None:
     try:
         await app.redis.set(key, json.dumps(entry), ex=ANALYSIS_TTL_SECONDS)
     except RedisError as exc:
-        logger.warning("analysis cache write skipped: %s", type(exc).__name__)
+        REDIS.failed(redis_outage(exc) or type(exc).__name__)
 
 
 async def analyze(
@@ -180,13 +182,14 @@ async def analyze(
     row_count = len(next(iter(frames.values())))
     answer = AnalysisAnswer(payload, row_count, dt.datetime.now(dt.UTC).isoformat(), False, version)
     if cache_key is not None and lookup is not None:
-        await app.pool.execute(
-            INSERT_RESULT_ASYNC_SQL,
-            *lookup,
-            json.dumps(parameters, default=str),
-            json.dumps(payload),
-            row_count,
-            int((time.perf_counter() - started) * 1000),
-        )
+        async with app.postgres() as conn:
+            await conn.execute(
+                INSERT_RESULT_ASYNC_SQL,
+                *lookup,
+                json.dumps(parameters, default=str),
+                json.dumps(payload),
+                row_count,
+                int((time.perf_counter() - started) * 1000),
+            )
         await _remember(app, cache_key, answer)
     return answer

@@ -8,13 +8,16 @@ import time
 import uuid
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp_types import Completion, PromptReference, ResourceTemplateReference
 from pydantic import ValidationError
 
 from mcp_server import prompts
+from mcp_server.abandon import CallAbandoned, cancelled_when_client_leaves
 from mcp_server.context import SharedAppContext
+from mcp_server.dependencies import dependency_unavailable
 from mcp_server.errors import (
     Forbidden,
     InputValidationError,
@@ -23,8 +26,14 @@ from mcp_server.errors import (
     ResourceLookupError,
     ResourceUnavailable,
     TelcopulseError,
+    Unavailable,
 )
-from mcp_server.observability.tool_audit import audit_event
+from mcp_server.observability.tool_audit import (
+    audit_event,
+    audited_before_acting,
+    intent_event,
+    refused_when_unaudited,
+)
 from mcp_server.resources.dictionary import render_dictionary
 from mcp_server.resources.schema import render_schema
 from mcp_server.resources.templates import analysis_types, template
@@ -37,6 +46,7 @@ from warehouse.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 tool_logger = logging.getLogger("telcopulse.tools")
+AUDIT_GRACE_S = 5  # how long a cancelled call's audit may still take
 
 INSTRUCTIONS = """telcopulse: telecom analytics warehouse (customers, network events, revenue).
 Start with list_marts (curated marts and their documentation) and query_mart; use query_database for
@@ -45,6 +55,10 @@ schema://database/main for every table, templates://analysis/{type} for standard
 Keep intermediate results in a session (session_create, then save_as / session_update).
 Errors start with their name (ValidationError, QueryError, TimeoutError, NotFound, ...)
 and say what to change."""
+
+
+class _AuditUnavailable(Unavailable):
+    """The `started` row of an admin or write call could not be committed: the call did not act."""
 
 
 def _describe_validation_error(error: ValidationError) -> str:
@@ -62,7 +76,9 @@ class TelcopulseMCP(MCPServer):
 
     The gate, in order: the tool exists; the caller's role may use it (RBAC policy table);
     the caller's key is within its rate limit; then the call runs, and its outcome is
-    audited. Errors read `<Name>: <what to change>`.
+    audited. Admin and write calls (`audited_before_acting`) run only once a `started` audit
+    row is committed, and answer only once their outcome row is; other calls' rows are
+    batched. Errors read `<Name>: <what to change>`.
     """
 
     shared: SharedAppContext | None = None
@@ -79,17 +95,30 @@ class TelcopulseMCP(MCPServer):
         principal = peek_principal()
         result: Any = None
         error: BaseException | None = None
+        tool = self._tool_manager.get_tool(name)
+        synchronous = tool is not None and audited_before_acting(name, tool.annotations, arguments)
         try:
-            result = await self._gated_call(name, arguments, context, principal)
+            # A client that disconnects mid-call cancels it (its SQL too); see mcp_server.abandon.
+            with cancelled_when_client_leaves() as scope:
+                result = await self._gated_call(name, arguments, context, principal, synchronous)
+            if scope.cancelled_caught:
+                raise CallAbandoned("the client disconnected before the answer; the call was stopped")
             return result
         except BaseException as exc:
             error = exc
             raise
         finally:
-            await self._audit(name, arguments, principal, result, error, started)
+            # Shielded, so a call cancelled by notifications/cancelled is still audited.
+            with anyio.move_on_after(AUDIT_GRACE_S, shield=True):
+                await self._audit(name, arguments, principal, result, error, started, synchronous)
 
     async def _gated_call(
-        self, name: str, arguments: dict[str, Any], context: Any, principal: Principal | None
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        context: Any,
+        principal: Principal | None,
+        synchronous: bool = False,
     ) -> Any:
         if self._tool_manager.get_tool(name) is None:
             visible = [tool.name for tool in await self.list_tools()]
@@ -111,6 +140,21 @@ class TelcopulseMCP(MCPServer):
             decision = await app.limiter.check(principal.key_id, principal.role)
             if not decision.allowed:
                 raise RateLimited(retry_message(decision))
+        # Audit first, then act (see audited_before_acting): no unaudited admin action; a
+        # session write whose row PostgreSQL cannot take runs with the row queued instead.
+        audit = app.audit if synchronous and app is not None else None
+        refuse = refused_when_unaudited(name)
+        if (
+            audit is not None
+            and not await audit.write_now(
+                intent_event(name, arguments, principal), queue_on_failure=not refuse
+            )
+            and refuse
+        ):
+            raise _AuditUnavailable(
+                f"the audit log (PostgreSQL) cannot be written, so {name} was not run",
+                hint="nothing was changed; retry in a moment",
+            )
         return await self._call_tool_named_errors(name, arguments, context)
 
     async def _audit(
@@ -121,10 +165,13 @@ class TelcopulseMCP(MCPServer):
         result: Any,
         error: BaseException | None,
         started: float,
+        synchronous: bool = False,
     ) -> None:
         """One log line and one audit row per call: names, shapes and counts, never values.
 
         Auditing must never change a call's answer, so its own failures are logged and dropped.
+        A `synchronous` call's row is committed before the answer goes out; if that fails the
+        action has already happened (its `started` row is in), so the row is queued for retry.
         """
         try:
             duration_ms = int((time.perf_counter() - started) * 1000)
@@ -144,7 +191,11 @@ class TelcopulseMCP(MCPServer):
             )
             app = self.shared.peek() if self.shared is not None else None
             if app is not None and app.audit is not None:
-                await app.audit.record(event)
+                if synchronous and not isinstance(error, _AuditUnavailable):
+                    if not await app.audit.write_now(event, queue_on_failure=True):
+                        logger.warning("audit row of a %s call queued: PostgreSQL did not take it", name)
+                else:
+                    await app.audit.record(event)
         except Exception:
             logger.exception("audit of a %s call failed", name)
 
@@ -152,6 +203,10 @@ class TelcopulseMCP(MCPServer):
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
+            # A PostgreSQL/Redis outage that a tool did not map itself is still an outage.
+            outage = dependency_unavailable(exc.__cause__)
+            if outage is not None:
+                raise outage from None
             incident = uuid.uuid4().hex[:12]
             logger.error("tool %s failed unexpectedly (incident %s)", name, incident, exc_info=exc.__cause__)
             raise TelcopulseError(
@@ -208,7 +263,12 @@ def _register_resources(server: MCPServer, shared: SharedAppContext) -> None:
     )
     async def warehouse_schema() -> str:
         app = shared.get()
-        return await render_schema(app.pool, app.settings.query_schemas)
+        try:
+            return await render_schema(
+                app.pool, app.settings.query_schemas, acquire_timeout=app.settings.db_pool_acquire_timeout
+            )
+        except Unavailable as exc:  # PostgreSQL down or every connection busy
+            raise ResourceUnavailable(f"{exc.message}; {exc.hint}" if exc.hint else exc.message) from None
 
     @server.resource(
         "docs://data_dictionary",

@@ -143,10 +143,12 @@ ORDER BY c.table_name, c.ordinal_position
 """
 
 
-async def load_marts(pool: asyncpg.Pool, manifest: Manifest) -> dict[str, Mart]:
+async def load_marts(
+    db: asyncpg.Pool | asyncpg.Connection, manifest: Manifest, *, timeout: float | None = None
+) -> dict[str, Mart]:
     """Marts that exist in the warehouse now, documented from the manifest when it knows them."""
     docs = manifest.models()
-    rows = await pool.fetch(_LIVE_COLUMNS_SQL, MART_SCHEMA)
+    rows = await db.fetch(_LIVE_COLUMNS_SQL, MART_SCHEMA, timeout=timeout)
     tables: dict[str, list[asyncpg.Record]] = {}
     for row in rows:
         tables.setdefault(row["table_name"], []).append(row)

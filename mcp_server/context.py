@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from mcp.server.mcpserver import Context
 
 from mcp_server.cache import DataVersion, QueryCache
 from mcp_server.catalog import Manifest, Mart, load_marts
+from mcp_server.dependencies import LOOKUP_TIMEOUT, postgres_connection, quiet_driver_logs
 from mcp_server.errors import Unavailable
 from mcp_server.observability.audit import AuditLog
 from mcp_server.query.executor import ReadOnlyExecutor
@@ -46,23 +47,39 @@ class AppContext:
     _marts: tuple[str, dict[str, Mart]] | None = None
     _marts_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def postgres(self, *, lookup: bool = False) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A pooled connection whose outages and pool exhaustion answer `Unavailable`.
+
+        `lookup`: the server's own quick read, so a timeout inside it means PostgreSQL stalled.
+        """
+        return postgres_connection(
+            self.pool, acquire_timeout=self.settings.db_pool_acquire_timeout, timeouts_mean_down=lookup
+        )
+
     async def marts(self) -> dict[str, Mart]:
-        """The live marts, re-read when the data version changes (a build may add columns)."""
+        """The live marts, re-read when the data version changes (a build may add columns).
+
+        Only a successful read replaces the cached catalog, so an outage cannot wedge it.
+        """
         version = await self.version.current()
         if self._marts is None or self._marts[0] != version:
             async with self._marts_lock:
                 if self._marts is None or self._marts[0] != version:
-                    self._marts = (version, await load_marts(self.pool, self.manifest))
+                    async with self.postgres(lookup=True) as conn:
+                        marts = await load_marts(conn, self.manifest, timeout=LOOKUP_TIMEOUT)
+                    self._marts = (version, marts)
         return self._marts[1]
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.execute("SET application_name = 'telcopulse-mcp'")
+# Sent at connection start-up, so it is the session default: the pool's RESET ALL on
+# release keeps it (a `SET application_name` in `init` was reset after the first use).
+_SERVER_SETTINGS = {"application_name": "telcopulse-mcp"}
 
 
 @asynccontextmanager
 async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
     database_url = settings.require_database_url()
+    quiet_driver_logs()
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set; the MCP server keeps sessions and caches in Redis.")
     try:
@@ -70,10 +87,11 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             as_url(database_url),
             min_size=min(settings.db_pool_min, settings.db_pool_max),
             max_size=settings.db_pool_max,
-            init=_init_connection,
+            server_settings=_SERVER_SETTINGS,
             command_timeout=settings.query_timeout_max + 10,
+            timeout=settings.db_connect_timeout,
         )
-    except (OSError, asyncpg.PostgresError) as exc:
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise RuntimeError(
             f"cannot connect to the warehouse ({type(exc).__name__}); check DATABASE_URL"
         ) from exc
@@ -85,6 +103,10 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             max_connections=settings.redis_max_connections,
             timeout=10,
             health_check_interval=30,
+            # Explicit, so a stalled Redis costs a call at most this long whatever the
+            # library's defaults are.
+            socket_connect_timeout=settings.redis_connect_timeout,
+            socket_timeout=settings.redis_socket_timeout,
         )
     )
     try:
@@ -98,9 +120,10 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
                 readable_schemas=settings.query_schemas,
                 max_rows=settings.query_max_rows,
                 max_bytes=settings.query_max_bytes,
+                acquire_timeout=settings.db_pool_acquire_timeout,
             ),
             cache=QueryCache(redis, ttl_seconds=settings.query_cache_ttl, prefix=cache_prefix),
-            version=DataVersion(pool),
+            version=DataVersion(pool, acquire_timeout=settings.db_pool_acquire_timeout),
             sessions=SessionStore.from_settings(redis, settings),
             archiver=PostgresArchiver(pool),
             manifest=Manifest(settings.manifest_path),

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mcp_server.app import TelcopulseMCP, build_server
+from mcp_server.http_limits import McpRequestGuard, guarded_protocol
 from mcp_server.security.api_keys import open_key_store
 from mcp_server.security.auth import ApiKeyMiddleware
 from warehouse.settings import Settings
@@ -42,6 +43,8 @@ def build_http_app(settings: Settings, server: TelcopulseMCP | None = None) -> S
         transport_security=transport_security(settings),
         host=settings.mcp_host,
     )
+    # Inside the API-key check: unauthenticated callers get 401 before any body is read.
+    app.add_middleware(McpRequestGuard, security=transport_security(settings), path="/mcp")
     if settings.auth_required:
         store = open_key_store(settings)
         app.add_middleware(ApiKeyMiddleware, verify=store.averify)
@@ -71,6 +74,8 @@ def serve_http(
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # Header/body read deadlines and the connection caps: mcp_server.http_limits.
+        http=guarded_protocol(settings),
         ssl_certfile=str(certfile) if certfile else None,
         ssl_keyfile=str(keyfile) if keyfile else None,
         access_log=False,  # request lines carry client addresses and paths; our own log is structured

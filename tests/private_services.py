@@ -27,7 +27,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pg_bin(name: str) -> str:
+def pg_bin(name: str) -> str:
     found = shutil.which(name) or next(
         iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
     )
@@ -36,7 +36,7 @@ def _pg_bin(name: str) -> str:
     return found
 
 
-def _as_pg_user(argv: list[str]) -> list[str]:
+def as_pg_user(argv: list[str]) -> list[str]:
     return ["runuser", "-u", PG_OS_USER, "--", *argv] if os.geteuid() == 0 else argv
 
 
@@ -65,8 +65,8 @@ class PrivatePostgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, PG_OS_USER)
         subprocess.run(
-            _as_pg_user(
-                [_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"]
+            as_pg_user(
+                [pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"]
             ),
             check=True,
             capture_output=True,
@@ -85,9 +85,9 @@ class PrivatePostgres:
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
-            _as_pg_user(
+            as_pg_user(
                 [
-                    _pg_bin("pg_ctl"),
+                    pg_bin("pg_ctl"),
                     "-D",
                     str(self.data),
                     "-o",
@@ -108,7 +108,7 @@ class PrivatePostgres:
         if self.pid is None:
             return
         subprocess.run(
-            _as_pg_user([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]),
+            as_pg_user([pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]),
             check=False,
             capture_output=True,
         )

@@ -89,8 +89,35 @@ class Settings(BaseSettings):
         default=False,
         description="Serve HTTP without server-side MCP sessions, so any replica can answer any request.",
     )
+    http_header_timeout: float = Field(
+        default=10, gt=0, description="Seconds a client may take to send its request headers (slowloris)."
+    )
+    http_body_timeout: float = Field(
+        default=30, gt=0, description="Seconds a client may take to send its request body after the headers."
+    )
+    http_max_connections: int = Field(
+        default=1000, ge=1, description="Open HTTP connections in total; requests beyond it get 503."
+    )
+    http_max_connections_per_client: int = Field(
+        default=50, ge=1, description="Open HTTP connections from one client address; beyond it, 503."
+    )
     db_pool_min: int = Field(default=5, ge=1, description="asyncpg pool minimum connections.")
     db_pool_max: int = Field(default=20, ge=1, description="asyncpg pool maximum connections.")
+    db_connect_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to open one PostgreSQL connection before giving up."
+    )
+    db_pool_acquire_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a call waits for a free pooled PostgreSQL connection before it answers "
+        "Unavailable (all connections busy).",
+    )
+    redis_connect_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds to open one Redis connection before giving up."
+    )
+    redis_socket_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for a Redis reply (bounds a stalled Redis)."
+    )
     redis_max_connections: int = Field(
         default=64, ge=1, description="Redis connections per server process (callers queue beyond it)."
     )
@@ -129,6 +156,19 @@ class Settings(BaseSettings):
         default=None,
         description="JSON-lines file of hashed API keys (the simple key store). Unset: keys live in "
         "PostgreSQL (ops.api_keys).",
+    )
+    auth_cache_ttl: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a verified API key is trusted without asking the key store again; "
+        "also how long a revocation takes to reach other server processes.",
+    )
+    auth_outage_grace: float = Field(
+        default=3600.0,
+        ge=0,
+        description="While the key store (PostgreSQL) is unreachable, keys this process verified "
+        "within the last N seconds are still accepted from memory; other keys get 503. 0: off.",
     )
     stdio_role: str = Field(
         default="analyst", pattern=r"^(admin|analyst|viewer)$", description="Role of the local stdio user."

@@ -2,11 +2,18 @@
 
 Why a table and not just logs: "which key ran which query shape, when, with what outcome"
 is a question for a compliance review months later, across replicas; logs rotate and are
-per process. Why buffered: a tool call must never wait for (or fail because of) its own
+per process. Why buffered: a read call must never wait for (or fail because of) its own
 audit row. `record()` only appends to memory; a background task writes batches with one
-`executemany` (a single pipelined round trip, atomic) per `batch_size` events. When the
-database is away, events stay buffered and are retried with backoff, up to `max_buffer`;
-past that the oldest are dropped and counted, and the warning says how many.
+`executemany` (a single pipelined round trip, atomic) per `batch_size` events, at least
+every `flush_interval`. When the database is away, events stay buffered and are retried
+with backoff, up to `max_buffer`; past that the oldest are dropped and counted, and the
+warning says how many. What is buffered is lost if the process dies without `close()`
+(`kill -9`, OOM kill): normally the last `flush_interval` (250 ms) or `batch_size` (50)
+events, whichever fills first, plus a batch in flight; during an outage, all that is buffered.
+
+Admin and write calls cannot accept that loss, so the server uses `write_now()` for them
+(see `mcp_server.observability.tool_audit.audited_before_acting`): it writes everything
+queued so far and then the event, and returns only once they are committed, or False.
 
 Delivery is at-least-once: a batch whose commit lands just as the connection dies is
 written again on retry. Rows are never updated, so a duplicate is visible, never silent.
@@ -25,7 +32,7 @@ import asyncpg
 
 from mcp_server.observability.redact import mask_pii, redact_sql, redact_sql_fallback, shape_hash
 
-__all__ = ["AuditEvent", "AuditLog", "outcome_of"]
+__all__ = ["STARTED", "AuditEvent", "AuditLog", "outcome_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +40,8 @@ MAX_ERROR_CHARS = 300
 MAX_SHAPE_CHARS = 4000
 MAX_TEXT_CHARS = 200
 _INT32_MAX = 2**31 - 1
+# `outcome` of the row an admin or write call gets before it acts (see tool_audit.py).
+STARTED = "started"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,7 +147,7 @@ class AuditLog:
         pool: asyncpg.Pool,
         *,
         batch_size: int = 50,
-        flush_interval: float = 1.0,
+        flush_interval: float = 0.25,
         max_buffer: int = 10_000,
         write_timeout: float = 5.0,
         max_backoff: float = 30.0,
@@ -202,23 +211,43 @@ class AuditLog:
         wait for the next round.
         """
         async with self._lock:
-            remaining = len(self._buffer)
-            written = 0
-            while remaining > 0 and self._buffer:
-                size = min(self.batch_size, remaining, len(self._buffer))
-                batch = [self._buffer.popleft() for _ in range(size)]
-                try:
-                    stored = await self._write_batch(batch)
-                except BaseException:  # cancelled mid-write (close): keep the batch
-                    self._requeue(batch)
-                    raise
-                if stored is None:
-                    self._requeue(batch)
-                    break
-                remaining -= size
-                written += stored
-            self.written += written
+            written, _ = await self._flush_locked()
             return written
+
+    async def write_now(self, event: AuditEvent, *, queue_on_failure: bool = False) -> bool:
+        """Write what is queued, then `event`; True once `event` is committed. Never raises.
+
+        For calls that must not go unaudited: the caller acts (or answers) only after True.
+        Queued events go first so the table keeps call order. False when the database cannot
+        take the rows within about `2 * write_timeout`, or the log is closed; `event` is then
+        dropped, or queued for the background writer with `queue_on_failure`.
+        """
+        try:
+            row = _row(event)
+        except Exception as exc:
+            logger.warning("audit event could not be built: %s", mask_pii(repr(exc))[:MAX_ERROR_CHARS])
+            return False
+        stored: int | None = None
+        if not self._closed:
+            try:
+                async with asyncio.timeout(2 * self.write_timeout), self._lock:
+                    _, complete = await self._flush_locked()
+                    if complete:  # else the database just failed the older rows: do not wait twice
+                        stored = await self._write_batch([row])
+            except TimeoutError:
+                logger.warning("audit write of a %s call timed out", event.tool)
+            except asyncio.CancelledError:  # the caller gave up waiting: keep the row if asked
+                if queue_on_failure and stored is None:
+                    self._queue(row)
+                raise
+            except Exception as exc:  # _write_batch catches write errors; this is a bug guard
+                logger.warning("audit writer error: %s", mask_pii(repr(exc))[:MAX_ERROR_CHARS])
+        if stored == 1:
+            self.written += 1
+            return True
+        if queue_on_failure and stored is None:  # stored == 0: rejected by the database, dropped
+            self._queue(row)
+        return False
 
     async def close(self, close_timeout: float = 10.0) -> None:
         """Stop the writer and flush the rest; whatever cannot be written in time is reported lost."""
@@ -239,6 +268,35 @@ class AuditLog:
             self._buffer.clear()
 
     # ----------------------------------------------------------------- internals
+
+    def _queue(self, row: Row) -> None:
+        if self._closed:
+            self.dropped += 1
+            logger.warning("audit log closed: event for tool %s dropped", row[0])
+            return
+        self._buffer.append(row)
+        self._enforce_cap()
+
+    async def _flush_locked(self) -> tuple[int, bool]:
+        """(rows written, whether every batch queued at the start went through)."""
+        remaining = len(self._buffer)
+        written = 0
+        while remaining > 0 and self._buffer:
+            size = min(self.batch_size, remaining, len(self._buffer))
+            batch = [self._buffer.popleft() for _ in range(size)]
+            try:
+                stored = await self._write_batch(batch)
+            except BaseException:  # cancelled mid-write (close, timeout): keep the batch
+                self._requeue(batch)
+                raise
+            if stored is None:
+                self._requeue(batch)
+                self.written += written
+                return written, False
+            remaining -= size
+            written += stored
+        self.written += written
+        return written, True
 
     async def _flush_all(self) -> None:
         while self._buffer:

@@ -1,14 +1,53 @@
 """What the audit log and the tool log line say about one call: who, which tool, which query
-shape or data source, how many rows, how long, what outcome. Never argument values."""
+shape or data source, how many rows, how long, what outcome. Never argument values.
+
+Also which calls are audited before they act (`audited_before_acting`): the one place that
+decides, from the role table and the tool's own annotations, never from a second list.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from typing import Any
 
 from mcp_server.errors import TelcopulseError
-from mcp_server.observability.audit import AuditEvent, AuditLog
+from mcp_server.observability.audit import STARTED, AuditEvent, AuditLog
+from mcp_server.security import rbac
 from mcp_server.security.api_keys import Principal
+
+
+def audited_before_acting(name: str, annotations: Any, arguments: Any) -> bool:
+    """Whether a call of tool `name` is audited synchronously, before it acts.
+
+    Yes for admin tools (only the admin role may call them, `rbac.TOOL_POLICY`), for tools
+    that write (`readOnlyHint` not true on their definition; no annotations counts as a write)
+    and for read tools asked to `save_as` into a session. Other reads stay batched.
+
+    Such a call is gated on a `started` row committed in `ops.audit_log` before the tool
+    runs, and answered only after its outcome row is committed too. Audit first, then act:
+    "no unaudited admin action" holds even if the process or PostgreSQL dies mid-call (a
+    `started` row without an outcome row then says the action may or may not have happened),
+    and if PostgreSQL cannot take the `started` row the call answers `Unavailable` without
+    acting. The other order (act, then audit) could only report a failed audit write after the
+    action was done, and would leave it unaudited.
+    """
+    if rbac.roles_for(name) == ["admin"]:
+        return True
+    if getattr(annotations, "read_only_hint", None) is not True:  # `readOnlyHint` on the wire
+        return True
+    return isinstance(arguments, dict) and bool(arguments.get("save_as"))
+
+
+def refused_when_unaudited(name: str) -> bool:
+    """Whether a call must not run at all when its `started` row cannot be committed.
+
+    Admin tools: "no unaudited admin action". A session write (a user's own scratch data in
+    Redis) runs anyway, with its rows queued for the background writer: a PostgreSQL outage
+    must not take the Redis-only tools down with it (issue 13), and the rows still arrive
+    once PostgreSQL is back, unless the process dies first (the window docs/security.md states).
+    """
+    return rbac.roles_for(name) == ["admin"]
 
 
 @lru_cache(maxsize=2048)
@@ -55,6 +94,12 @@ def _query(name: str, arguments: dict[str, Any]) -> tuple[str | None, str | None
         source = arguments.get("data_source")
         return f"analyze_data {arguments.get('analysis_type')}", None, str(source)[:200] if source else None
     return None, None, None
+
+
+def intent_event(name: str, arguments: dict[str, Any], principal: Principal | None) -> AuditEvent:
+    """The `started` row of a call audited before acting: who and what, no outcome yet."""
+    event = audit_event(name, arguments, principal, None, None, 0)
+    return dataclasses.replace(event, outcome=STARTED, duration_ms=None)
 
 
 def audit_event(

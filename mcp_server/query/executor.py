@@ -10,6 +10,7 @@ the work and tells whether more rows exist.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -17,9 +18,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import asyncpg
 
-from mcp_server.errors import QueryError, QueryTimeout, Unavailable
+from mcp_server.abandon import cancel_backend_until_idle
+from mcp_server.dependencies import POSTGRES, postgres_connection, postgres_outage, postgres_unavailable
+from mcp_server.errors import QueryError, QueryTimeout
 from mcp_server.query.values import ArgumentTypeError, coerce_arguments, row_converters
 
 logger = logging.getLogger(__name__)
@@ -53,6 +57,7 @@ class ReadOnlyExecutor:
         max_rows: int,
         max_bytes: int,
         lock_timeout_ms: int = 5_000,
+        acquire_timeout: float = 5.0,
     ) -> None:
         self._pool = pool
         self._role = role
@@ -60,6 +65,7 @@ class ReadOnlyExecutor:
         self._max_rows = max_rows
         self._max_bytes = max_bytes
         self._lock_timeout_ms = lock_timeout_ms
+        self._acquire_timeout = acquire_timeout
 
     @property
     def max_rows(self) -> int:
@@ -69,10 +75,14 @@ class ReadOnlyExecutor:
     async def _read_only(
         self, timeout_s: float, role: str | None = None
     ) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection inside a read-only transaction as the query role; errors named."""
+        """A pooled connection inside a read-only transaction as the query role; errors named.
+
+        Outages and a full pool come out of `postgres_connection` as `Unavailable`; what is
+        left is about the query (a `TimeoutError` here is the statement's own).
+        """
         timeout_ms = max(1, int(timeout_s * 1000))
         try:
-            async with self._pool.acquire(timeout=10) as conn:
+            async with postgres_connection(self._pool, acquire_timeout=self._acquire_timeout) as conn:
                 # Our own fixed text in one round trip (simple protocol is fine for it); every
                 # setting ends with the transaction, which is rolled back: nothing is kept.
                 await conn.execute(
@@ -84,9 +94,19 @@ class ReadOnlyExecutor:
                 )
                 try:
                     yield conn
+                except asyncio.CancelledError:
+                    # The caller left (client disconnect, notifications/cancelled): make sure
+                    # the statement stops now, not at its timeout; asyncpg's own cancel
+                    # request is lost if it reaches PostgreSQL while the statement is being read.
+                    if not conn.is_closed():
+                        await cancel_backend_until_idle(self._pool, conn.get_server_pid())
+                    raise
                 finally:
                     if not conn.is_closed():
-                        await conn.execute("ROLLBACK")
+                        # Shielded: a cancelled caller's ROLLBACK would otherwise be cut short
+                        # and the pool would log "Resetting connection with an active transaction".
+                        with anyio.move_on_after(5, shield=True):
+                            await conn.execute("ROLLBACK")
         except ArgumentTypeError as exc:
             raise QueryError(
                 str(exc), hint="pass dates as 'YYYY-MM-DD' strings and numbers as numbers"
@@ -106,14 +126,21 @@ class ReadOnlyExecutor:
                 hint=f"readable schemas are {self._readable}; use list_marts to see the curated tables",
             ) from None
         except asyncpg.PostgresError as exc:
+            reason = postgres_outage(exc)  # raised by ROLLBACK after the block, say
+            if reason is not None:
+                POSTGRES.failed(reason)
+                raise postgres_unavailable(reason) from None
             sqlstate = getattr(exc, "sqlstate", "") or ""
             if sqlstate.startswith(_USER_FACING_CLASSES):
                 raise QueryError(_primary_message(exc), hint=getattr(exc, "hint", None)) from None
             logger.warning("query failed with SQLSTATE %s (%s)", sqlstate, type(exc).__name__)
             raise QueryError(f"the database could not run the query (SQLSTATE {sqlstate})") from None
         except (OSError, asyncpg.InterfaceError) as exc:
-            logger.warning("warehouse unavailable: %s", type(exc).__name__)
-            raise Unavailable("the warehouse database is not reachable right now; retry shortly") from None
+            reason = postgres_outage(exc)
+            if reason is None:
+                raise
+            POSTGRES.failed(reason)
+            raise postgres_unavailable(reason) from None
 
     async def fetch_all(
         self, sql: str, args: tuple[Any, ...] | list[Any] = (), *, timeout_s: float, max_rows: int

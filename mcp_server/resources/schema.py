@@ -6,6 +6,8 @@ from collections import defaultdict
 
 import asyncpg
 
+from mcp_server.dependencies import LOOKUP_TIMEOUT, postgres_connection
+
 _TABLES_SQL = """
 SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
        greatest(c.reltuples, 0)::bigint AS row_estimate, obj_description(c.oid, 'pg_class') AS comment
@@ -40,12 +42,15 @@ ORDER BY 1, 2, 3
 _KINDS = {"r": "table", "p": "partitioned table", "v": "view", "m": "materialized view"}
 
 
-async def render_schema(pool: asyncpg.Pool, readable_schemas: list[str]) -> str:
-    async with pool.acquire() as conn:
-        tables = await conn.fetch(_TABLES_SQL)
-        columns = await conn.fetch(_COLUMNS_SQL)
-        constraints = await conn.fetch(_CONSTRAINTS_SQL)
-        indexes = await conn.fetch(_INDEXES_SQL)
+async def render_schema(
+    pool: asyncpg.Pool, readable_schemas: list[str], *, acquire_timeout: float = 5.0
+) -> str:
+    """The schema as markdown; `Unavailable` when PostgreSQL is down or the pool is full."""
+    async with postgres_connection(pool, acquire_timeout=acquire_timeout, timeouts_mean_down=True) as conn:
+        tables = await conn.fetch(_TABLES_SQL, timeout=LOOKUP_TIMEOUT)
+        columns = await conn.fetch(_COLUMNS_SQL, timeout=LOOKUP_TIMEOUT)
+        constraints = await conn.fetch(_CONSTRAINTS_SQL, timeout=LOOKUP_TIMEOUT)
+        indexes = await conn.fetch(_INDEXES_SQL, timeout=LOOKUP_TIMEOUT)
     by_table: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for row in columns:
         by_table[(row["schema"], row["name"])]["columns"].append(row)

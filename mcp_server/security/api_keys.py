@@ -8,9 +8,21 @@ let anyone authenticate, and brute force costs a memory-hard hash per guess.
 
 scrypt is deliberately slow (tens of milliseconds), too slow to pay per request, so each
 store keeps a small in-process cache of successful verifications (sha256 of the presented
-key -> Principal, 30 s). Consequence, by design: a revocation takes effect immediately in
-the process that revoked (its cache is purged) and within `CACHE_TTL_S` seconds
-everywhere else. Failed verifications are not cached; rate limiting sits in front.
+key -> Principal, 30 s, `TELCOPULSE_AUTH_CACHE_TTL`). Consequence, by design: a revocation
+takes effect immediately in the process that revoked (its cache is purged) and within the
+cache TTL everywhere else. Failed verifications are not cached; rate limiting sits in front.
+
+Store outages (stale-while-unavailable): when the store cannot answer (PostgreSQL down or
+unreachable, key file unreadable; not a misconfiguration such as an unsafe file
+mode, which keeps raising `KeyStoreError`), a key this process verified within the last
+`outage_grace_s` seconds (`TELCOPULSE_AUTH_OUTAGE_GRACE`, default 1 h) is still accepted
+from memory, so an outage of the key store does not lock out the callers that were
+working (their Redis-only tools keep answering). A key not verified recently raises
+`KeyStoreUnavailable` (the HTTP layer answers 503 with a retry time), never "invalid":
+the store could not say. After a failure the store is left alone for `STORE_RETRY_S`
+(memory answers meanwhile), then asked again; as soon as it answers, its answer wins, so
+a revocation is honoured within the cache TTL of the store being back. Any negative
+answer drops the key from memory, so a key found revoked is never served stale later.
 
 Two stores share one interface (`KeyStore`): `PostgresKeyStore` (table ops.api_keys, the
 default) and `FileKeyStore` (a JSON-lines file, for deployments without a database of
@@ -27,6 +39,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -35,7 +48,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
 
@@ -56,6 +70,11 @@ MAX_KEY_LENGTH = 256
 MAX_NAME_LENGTH = 200
 CACHE_TTL_S = 30.0
 CACHE_MAX_ENTRIES = 10_000
+OUTAGE_GRACE_S = 3600.0
+# After the store failed: how long memory answers alone before the store is asked again.
+STORE_RETRY_S = 5.0
+# A stalled PostgreSQL (accepting TCP, never answering) must not hold requests forever.
+STORE_CONNECT_TIMEOUT_S = 5
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 # scrypt cost: N=2^14, r=8 -> 16 MiB and ~30-50 ms per hash (OWASP's floor for scrypt).
@@ -77,6 +96,16 @@ _DUMMY_HASH = bytes(SCRYPT_DKLEN)
 
 class KeyStoreError(RuntimeError):
     """The key store cannot be used as configured (unsafe file mode, damaged file, ...)."""
+
+
+class KeyStoreUnavailable(KeyStoreError):
+    """The store cannot answer and this key was not verified recently: an outage, not a 401."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(
+            f"cannot check API keys right now (the key store is unreachable); retry in {self.retry_after} s"
+        )
 
 
 class UnknownKeyError(LookupError):
@@ -206,48 +235,81 @@ def _lifetime_after_rotation(old: KeyRecord) -> dt.datetime | None:
 # --------------------------------------------------------------------------- cache
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    principal: Principal
+    fresh_until: float  # monotonic; until then the entry answers without asking the store
+    usable_until: float  # monotonic; until then it may answer while the store is unreachable
+
+
 class VerificationCache:
     """Successful verifications, keyed by sha256 of the presented key (never the key itself).
 
-    Bounded (LRU eviction) and thread-safe: `averify` fills it from worker threads.
+    An entry is *fresh* for `ttl_s` (answers without asking the store) and then *stale*
+    until `grace_s` after that verification (answers only while the store cannot be
+    reached: `get_stale`). Neither outlives the key's own expiry. Bounded (LRU eviction)
+    and thread-safe: `averify` fills it from worker threads.
     """
 
-    def __init__(self, ttl_s: float = CACHE_TTL_S, max_entries: int = CACHE_MAX_ENTRIES) -> None:
+    def __init__(
+        self, ttl_s: float = CACHE_TTL_S, max_entries: int = CACHE_MAX_ENTRIES, grace_s: float = 0.0
+    ) -> None:
+        if ttl_s < 0 or grace_s < 0:
+            raise ValueError("cache TTL and outage grace must be >= 0 seconds")
         self.ttl_s = ttl_s
+        self.grace_s = grace_s
         self.max_entries = max_entries
-        self._entries: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def digest(presented: str) -> bytes:
         return hashlib.sha256(presented.encode("utf-8")).digest()
 
-    def get(self, digest: bytes) -> Principal | None:
+    def _lookup(self, digest: bytes, until: Callable[[_Entry], float]) -> Principal | None:
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(digest)
             if entry is None:
                 return None
-            principal, expires = entry
-            if expires <= now:
+            if entry.usable_until <= now:
                 del self._entries[digest]
                 return None
+            if until(entry) <= now:
+                return None
             self._entries.move_to_end(digest)
-            return principal
+            return entry.principal
+
+    def get(self, digest: bytes) -> Principal | None:
+        """The principal of a fresh entry (verified less than `ttl_s` ago), else None."""
+        return self._lookup(digest, lambda entry: entry.fresh_until)
+
+    def get_stale(self, digest: bytes) -> Principal | None:
+        """The principal of a fresh or stale entry: only for when the store cannot answer."""
+        return self._lookup(digest, lambda entry: entry.usable_until)
 
     def put(self, digest: bytes, principal: Principal, ttl_s: float | None = None) -> None:
-        ttl = self.ttl_s if ttl_s is None else min(ttl_s, self.ttl_s)
-        if ttl <= 0:
+        """Remember a verification; `ttl_s` is the key's remaining lifetime (None: no expiry)."""
+        lifetime = math.inf if ttl_s is None else ttl_s
+        fresh = min(lifetime, self.ttl_s)
+        if fresh <= 0:
+            self.discard(digest)
             return
+        usable = max(fresh, min(lifetime, self.grace_s))
+        now = time.monotonic()
         with self._lock:
-            self._entries[digest] = (principal, time.monotonic() + ttl)
+            self._entries[digest] = _Entry(principal, now + fresh, now + usable)
             self._entries.move_to_end(digest)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
+    def discard(self, digest: bytes) -> None:
+        with self._lock:
+            self._entries.pop(digest, None)
+
     def discard_key(self, key_id: str) -> None:
         with self._lock:
-            for digest in [d for d, (p, _) in self._entries.items() if p.key_id == key_id]:
+            for digest in [d for d, e in self._entries.items() if e.principal.key_id == key_id]:
                 del self._entries[digest]
 
     def clear(self) -> None:
@@ -266,8 +328,19 @@ class _BaseKeyStore(ABC):
 
     _CREATE_ATTEMPTS = 5  # 48-bit ids: a collision is astronomically rare, but never fatal
 
-    def __init__(self) -> None:
-        self.cache = VerificationCache()
+    def __init__(self, *, cache_ttl_s: float = CACHE_TTL_S, outage_grace_s: float = OUTAGE_GRACE_S) -> None:
+        self.cache = VerificationCache(cache_ttl_s, grace_s=outage_grace_s)
+        # Monotonic time before which the store is not asked again after a failure.
+        self._store_down_until = -math.inf
+        self._last_outage_log = -math.inf
+
+    def _unavailable_errors(self) -> tuple[type[BaseException], ...]:
+        """Exceptions meaning "the store cannot answer now" (served from memory if possible).
+
+        Not `KeyStoreError` (unsafe file mode, damaged file): that is a configuration
+        error to fix, and it keeps propagating with its own message.
+        """
+        return (OSError,)
 
     # -- storage hooks
     @abstractmethod
@@ -312,9 +385,11 @@ class _BaseKeyStore(ABC):
         """Revoke now (idempotent: an earlier revocation time is kept); False for unknown ids."""
         if not is_key_id(key_id):
             return False
-        found = self._mark_revoked(key_id)
-        # Purge here even if the store write raced: this process must stop accepting it now.
-        self.cache.discard_key(key_id)
+        try:
+            found = self._mark_revoked(key_id)
+        finally:
+            # Purge even if the store write raced or failed: this process must stop accepting it now.
+            self.cache.discard_key(key_id)
         if found:
             log.info("api key revoked key_id=%s", key_id)
         return found
@@ -334,8 +409,9 @@ class _BaseKeyStore(ABC):
     def verify(self, presented: str) -> Principal | None:
         """The principal of a valid key, else None — never an exception for bad input.
 
-        An unusable store (unsafe or damaged file, database down) does raise
-        (KeyStoreError, psycopg.Error): that is an outage to report as 503, not a 401.
+        When the store cannot answer (database down, unusable file), a key verified within
+        the outage grace is answered from memory; any other key raises `KeyStoreUnavailable`
+        (an outage to report as 503, not a 401). Other store errors propagate.
         """
         parsed = parse_key(presented)
         if parsed is None:
@@ -344,7 +420,13 @@ class _BaseKeyStore(ABC):
         cached = self.cache.get(digest)
         if cached is not None:
             return cached
-        return self._verify_uncached(parsed[0], parsed[1], digest)
+        if self._store_resting():
+            return self._from_memory(digest, None)
+        try:
+            principal = self._verify_uncached(parsed[0], parsed[1], digest)
+        except self._unavailable_errors() as exc:
+            return self._store_failed(digest, exc)
+        return self._store_answered(digest, principal)
 
     async def averify(self, presented: str) -> Principal | None:
         """`verify` for the event loop: cache hits answer inline, scrypt + I/O run in a thread."""
@@ -355,7 +437,47 @@ class _BaseKeyStore(ABC):
         cached = self.cache.get(digest)
         if cached is not None:
             return cached
-        return await asyncio.to_thread(self._verify_uncached, parsed[0], parsed[1], digest)
+        if self._store_resting():
+            return self._from_memory(digest, None)
+        try:
+            principal = await asyncio.to_thread(self._verify_uncached, parsed[0], parsed[1], digest)
+        except self._unavailable_errors() as exc:
+            return self._store_failed(digest, exc)
+        return self._store_answered(digest, principal)
+
+    # -- store outages
+    def _store_resting(self) -> bool:
+        """True shortly after a store failure: memory answers without asking the store."""
+        return time.monotonic() < self._store_down_until
+
+    def _store_answered(self, digest: bytes, principal: Principal | None) -> Principal | None:
+        if self._store_down_until != -math.inf:
+            self._store_down_until = -math.inf
+            log.warning("api key store answers again; keys are checked against it again")
+        if principal is None:
+            # Revoked, expired or deleted: never serve it from memory in a later outage.
+            self.cache.discard(digest)
+        return principal
+
+    def _store_failed(self, digest: bytes, exc: BaseException) -> Principal:
+        now = time.monotonic()
+        self._store_down_until = now + min(STORE_RETRY_S, max(self.cache.ttl_s, 1.0))
+        if now - self._last_outage_log >= 30.0:  # an outage hits every uncached request
+            self._last_outage_log = now
+            log.error(
+                "api key store unavailable (%s); keys verified in the last %.0f s are accepted "
+                "from memory until it answers again",
+                type(exc).__name__,
+                self.cache.grace_s,
+            )
+        return self._from_memory(digest, exc)
+
+    def _from_memory(self, digest: bytes, exc: BaseException | None) -> Principal:
+        principal = self.cache.get_stale(digest)
+        if principal is not None:
+            log.debug("api key accepted from memory key_id=%s (store unavailable)", principal.key_id)
+            return principal
+        raise KeyStoreUnavailable(self._store_down_until - time.monotonic()) from exc
 
     def _verify_uncached(self, key_id: str, secret: str, digest: bytes) -> Principal | None:
         record = self.get(key_id)
@@ -396,18 +518,35 @@ class PostgresKeyStore(_BaseKeyStore):
     """Keys in ops.api_keys (migration 0005). Each uncached verification opens a short
     connection; with the 30 s cache that is rare, and it keeps this class pool-free."""
 
-    def __init__(self, database_url: str) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        cache_ttl_s: float = CACHE_TTL_S,
+        outage_grace_s: float = OUTAGE_GRACE_S,
+    ) -> None:
+        super().__init__(cache_ttl_s=cache_ttl_s, outage_grace_s=outage_grace_s)
         self._url = database_url
 
     def __repr__(self) -> str:  # the URL may carry a password
         return "PostgresKeyStore(<database>)"
 
+    def _unavailable_errors(self) -> tuple[type[BaseException], ...]:
+        # Connection refused/lost/timed out, server shutting down or starting up. Not
+        # ProgrammingError (e.g. migrations not run): a configuration error to fix.
+        import psycopg
+
+        return (psycopg.OperationalError, psycopg.InterfaceError, OSError)
+
     @contextlib.contextmanager
     def _conn(self) -> Iterator[Any]:
-        from warehouse.db import connect
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
 
-        with connect(self._url, autocommit=True) as conn:
+        params: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in conninfo_to_dict(self._url):
+            params["connect_timeout"] = STORE_CONNECT_TIMEOUT_S
+        with psycopg.connect(self._url, **params) as conn:
             yield conn
 
     def _row_to_record(self, row: tuple[Any, ...]) -> KeyRecord:
@@ -474,8 +613,10 @@ class FileKeyStore(_BaseKeyStore):
     several server processes rewriting it would race.
     """
 
-    def __init__(self, path: Path | str) -> None:
-        super().__init__()
+    def __init__(
+        self, path: Path | str, *, cache_ttl_s: float = CACHE_TTL_S, outage_grace_s: float = OUTAGE_GRACE_S
+    ) -> None:
+        super().__init__(cache_ttl_s=cache_ttl_s, outage_grace_s=outage_grace_s)
         self.path = Path(path)
         self._lock = threading.Lock()
         self._loaded_signature: tuple[int, int, int] | None = None
@@ -599,6 +740,10 @@ class FileKeyStore(_BaseKeyStore):
 
 def open_key_store(settings: Settings) -> KeyStore:
     """The file store when TELCOPULSE_API_KEYS_FILE is set, else the warehouse's table."""
+    timing = {
+        "cache_ttl_s": getattr(settings, "auth_cache_ttl", CACHE_TTL_S),
+        "outage_grace_s": getattr(settings, "auth_outage_grace", OUTAGE_GRACE_S),
+    }
     if settings.api_keys_file is not None:
-        return FileKeyStore(settings.api_keys_file)
-    return PostgresKeyStore(settings.require_database_url())
+        return FileKeyStore(settings.api_keys_file, **timing)
+    return PostgresKeyStore(settings.require_database_url(), **timing)

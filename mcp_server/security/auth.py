@@ -20,13 +20,14 @@ from typing import Any
 
 from mcp_types import INVALID_REQUEST
 
-from mcp_server.security.api_keys import Principal
+from mcp_server.security.api_keys import KeyStoreError, KeyStoreUnavailable, Principal
 
 logger = logging.getLogger("telcopulse.auth")
 
 Verify = Callable[[str], Awaitable[Principal | None]]
 _KEY_ID = re.compile(r"^tp_([0-9a-f]{12})_")
 MAX_HEADER_CHARS = 512
+UNAVAILABLE_RETRY_AFTER_S = 5
 
 
 def _key_id(presented: str) -> str | None:
@@ -41,11 +42,14 @@ async def _reject(
     status: int = 401,
     error: str = "AuthError",
     bearer_error: str = "invalid_token",
+    retry_after: int | None = None,
 ) -> None:
     body = json.dumps(error_body(message, error)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", challenge(bearer_error, message)))
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -109,10 +113,25 @@ class ApiKeyMiddleware:
             return
         try:
             principal = await self.verify(key) if len(key) <= MAX_HEADER_CHARS else None
+        except KeyStoreUnavailable as exc:
+            # The store is down and this key was not verified recently (recent ones are
+            # answered from memory): the key may well be valid, so 503 + Retry-After, not 401.
+            logger.info(
+                "auth deferred: key store unavailable",
+                extra={"outcome": "Unavailable", "key_id": _key_id(key)},
+            )
+            await _reject(send, str(exc), status=503, error="Unavailable", retry_after=exc.retry_after)
+            return
         except Exception as exc:  # a broken key store is an outage, not a bad key
-            logger.error("key store unavailable: %s", type(exc).__name__)
+            # KeyStoreError messages are written to be loggable (no keys, hashes or lines).
+            detail = f": {exc}" if isinstance(exc, KeyStoreError) else ""
+            logger.error("key store unusable: %s%s", type(exc).__name__, detail)
             await _reject(
-                send, "cannot check API keys right now; retry shortly", status=503, error="Unavailable"
+                send,
+                f"cannot check API keys right now; retry in {UNAVAILABLE_RETRY_AFTER_S} s",
+                status=503,
+                error="Unavailable",
+                retry_after=UNAVAILABLE_RETRY_AFTER_S,
             )
             return
         if principal is None:

@@ -33,14 +33,19 @@ Layout: `<prefix>:<identity>` string = TAT in microseconds of Redis server time.
 identity is the API key *id* (or `stdio:<user>`), never the secret itself, because key
 names are visible to anyone with Redis access (MONITOR, SCAN, slow log).
 
-Redis outage: `fail_open=True` (default) lets calls through and logs a warning (at most
-every `_WARN_EVERY_S`), because failing closed would turn a Redis outage into a full
-service outage while the database still protects itself with statement timeouts and pool
-limits. `fail_open=False` raises `Unavailable` instead, for deployments where an
-unmetered client is worse than downtime. An honest `Unavailable` is used rather than a
-refused decision, so an agent is not told it exceeded a limit it never reached. Either
-way, how long a *hung* Redis stalls a call is set by the client's `socket_timeout` and
-`retry`, which the caller should keep small.
+Redis outage: `fail_open=True` (default) keeps answering, because failing closed would
+turn a Redis outage into a full service outage while the database still protects itself
+with statement timeouts and pool limits. It does not go unmetered, though: the same GCRA
+runs in process (`LocalLimiter`, monotonic clock), so each key keeps its limit *per
+replica* (N replicas: at most N times the limit in total, instead of no limit), and a
+warning is logged at most every `_WARN_EVERY_S`. After a failure Redis is left alone for
+`REDIS_RETRY_S` (the local limiter decides meanwhile), then tried again; the first answer
+from Redis puts the shared budget back in charge (local budgets are dropped, so a client
+may get up to one extra burst at each switch). A *hung* Redis costs a call at most
+`timeout_seconds` (default 2 s) before the fallback decides, so it cannot stall every
+tool. `fail_open=False` raises `Unavailable` instead, for deployments where a per-replica
+limit is not good enough; an honest `Unavailable` is used rather than a refused decision,
+so an agent is not told it exceeded a limit it never reached.
 
 An exhausted client connection pool (`MaxConnectionsError`, e.g. more than 100 checks in
 flight on one redis.asyncio client) is *load*, not an outage: failing open there would let
@@ -55,6 +60,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -68,6 +74,10 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "telcopulse:ratelimit"
 # Under an outage every call fails; one warning per interval says so without flooding logs.
 _WARN_EVERY_S = 30.0
+# After Redis failed: how long the local limiter decides alone before Redis is tried again.
+REDIS_RETRY_S = 2.0
+# Identities the local fallback remembers at most (idle ones carry no state and go first).
+LOCAL_MAX_IDENTITIES = 10_000
 
 # KEYS[1] bucket key. ARGV[1] interval_us (cost of one unit), ARGV[2] period_us
 # (limit * interval, the burst capacity in time), ARGV[3] cost in units.
@@ -110,6 +120,45 @@ class RateDecision:
     window_seconds: int = 60
 
 
+class LocalLimiter:
+    """The same GCRA in process memory: the fallback while Redis cannot be reached.
+
+    Used from the event loop only (no lock needed). Bounded: buckets that are full again
+    carry no information and are dropped first, then the least recently used.
+    """
+
+    def __init__(self, max_identities: int = LOCAL_MAX_IDENTITIES) -> None:
+        self.max_identities = max_identities
+        self._tats: OrderedDict[str, float] = OrderedDict()
+
+    def check(
+        self, identity: str, interval_s: float, period_s: float, cost: int
+    ) -> tuple[bool, float, float]:
+        """(allowed, tat - now after the decision, retry_after) in seconds; spends on success."""
+        now = time.monotonic()
+        tat = max(self._tats.get(identity, now), now)
+        new_tat = tat + cost * interval_s
+        if new_tat - now > period_s:
+            return False, tat - now, new_tat - period_s - now
+        self._tats[identity] = new_tat
+        self._tats.move_to_end(identity)
+        if len(self._tats) > self.max_identities:
+            self._prune(now)
+        return True, new_tat - now, 0.0
+
+    def _prune(self, now: float) -> None:
+        for identity in [i for i, tat in self._tats.items() if tat <= now]:
+            del self._tats[identity]
+        while len(self._tats) > self.max_identities:
+            self._tats.popitem(last=False)
+
+    def clear(self) -> None:
+        self._tats.clear()
+
+    def __len__(self) -> int:
+        return len(self._tats)
+
+
 class RateLimiter:
     """Checks and spends per-identity budgets in Redis; safe to share across tasks."""
 
@@ -122,6 +171,7 @@ class RateLimiter:
         window_seconds: int = 60,
         fail_open: bool = True,
         pool_wait_seconds: float = 1.0,
+        timeout_seconds: float = 2.0,
     ) -> None:
         """`limits_per_minute` maps role -> calls per window (per minute with the default
         window; the name follows the configuration). Unknown roles get the smallest limit
@@ -135,15 +185,26 @@ class RateLimiter:
             raise ValueError(f"window_seconds must be a positive integer, got {window_seconds!r}")
         if pool_wait_seconds < 0:
             raise ValueError(f"pool_wait_seconds must be >= 0, got {pool_wait_seconds!r}")
+        if timeout_seconds <= 0:
+            raise ValueError(f"timeout_seconds must be > 0, got {timeout_seconds!r}")
         self._limits = dict(limits_per_minute)
         self._default_limit = min(self._limits.values())
         self.prefix = prefix
         self.window_seconds = window_seconds
         self.fail_open = fail_open
         self.pool_wait_seconds = pool_wait_seconds
+        self.timeout_seconds = max(timeout_seconds, pool_wait_seconds)
         self._window_us = window_seconds * 1_000_000
         self._script = redis.register_script(_GCRA)
         self._last_warning = -math.inf
+        self.local = LocalLimiter()
+        # Monotonic time before which Redis is not tried again after a failure.
+        self._redis_down_until = -math.inf
+
+    @property
+    def degraded(self) -> bool:
+        """True while decisions come from the in-process fallback (Redis unreachable)."""
+        return self._redis_down_until != -math.inf
 
     def limit_for(self, role: str) -> int:
         return self._limits.get(role, self._default_limit)
@@ -167,13 +228,20 @@ class RateLimiter:
 
         interval = max(1, self._window_us // limit)
         period = interval * limit
+        if self.fail_open and time.monotonic() < self._redis_down_until:
+            return self._local_decision(identity, limit, role, interval, period, cost)
         try:
-            allowed, tat_us, retry_us = await self._run(self.key_for(identity), interval, period, cost)
+            async with asyncio.timeout(self.timeout_seconds):
+                allowed, tat_us, retry_us = await self._run(self.key_for(identity), interval, period, cost)
         except MaxConnectionsError as exc:
             self._warn("rate limiter found its Redis connection pool exhausted; refusing the call", exc)
             raise Unavailable("the server is too busy right now; retry in a few seconds") from exc
-        except RedisError as exc:
-            return self._redis_failed(exc, limit, role)
+        except (RedisError, TimeoutError) as exc:
+            return self._redis_failed(exc, identity, limit, role, interval, period, cost)
+        if self.degraded:
+            self._redis_down_until = -math.inf
+            self.local.clear()
+            log.warning("rate limiter reaches Redis again; limits are shared by all replicas again")
 
         tat_us, retry_us = int(tat_us), int(retry_us)
         remaining = min(limit, max(0, (period - tat_us) // interval))
@@ -205,13 +273,31 @@ class RateLimiter:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.01)
 
-    def _redis_failed(self, exc: RedisError, limit: int, role: str) -> RateDecision:
+    def _redis_failed(
+        self,
+        exc: BaseException,
+        identity: str,
+        limit: int,
+        role: str,
+        interval: int,
+        period: int,
+        cost: int,
+    ) -> RateDecision:
         if not self.fail_open:
             self._warn("rate limiter cannot reach Redis; refusing the call", exc)
             raise Unavailable("the rate limiter is unreachable right now; retry in a few seconds") from exc
-        self._warn("rate limiter cannot reach Redis; letting calls through unmetered", exc)
-        # Nothing is known about the budget; report it as untouched rather than invent usage.
-        return RateDecision(True, limit, limit, 0.0, 0.0, role, self.window_seconds)
+        self._warn("rate limiter cannot reach Redis; enforcing limits per process until it is back", exc)
+        self._redis_down_until = time.monotonic() + REDIS_RETRY_S
+        return self._local_decision(identity, limit, role, interval, period, cost)
+
+    def _local_decision(
+        self, identity: str, limit: int, role: str, interval: int, period: int, cost: int
+    ) -> RateDecision:
+        """The decision of the in-process fallback, in the same shape as Redis's."""
+        allowed, tat, retry = self.local.check(identity, interval / 1e6, period / 1e6, cost)
+        remaining = min(limit, max(0, int((period / 1e6 - tat) // (interval / 1e6))))
+        retry_after = 0.0 if allowed else (math.inf if cost > limit else retry)
+        return RateDecision(allowed, limit, remaining, retry_after, tat, role, self.window_seconds)
 
     def _warn(self, message: str, exc: BaseException) -> None:
         """Log at most one warning per `_WARN_EVERY_S`: an outage hits every call."""

@@ -36,6 +36,7 @@ from cryptography.fernet import MultiFernet
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
+from mcp_server.dependencies import POSTGRES, REDIS, postgres_outage, redis_outage, redis_unavailable
 from mcp_server.errors import Forbidden, InputValidationError, NotFound, SessionExpired, Unavailable
 from mcp_server.security.crypto import (
     CryptoError,
@@ -354,7 +355,12 @@ class SessionStore:
             try:
                 await asyncio.wait_for(archive_to(snapshot), timeout=self._archive_timeout)
             except Exception as exc:
-                log.warning("archiving session %s failed; reopening it", session_id, exc_info=exc)
+                outage = postgres_outage(exc)
+                if outage is not None:  # counted by the health tracker, no traceback per call
+                    POSTGRES.failed(outage)
+                    log.info("archiving session %s failed (PostgreSQL: %s); reopening it", session_id, outage)
+                else:
+                    log.warning("archiving session %s failed; reopening it", session_id, exc_info=exc)
                 await self._abort_close(session_id, ttl, user)
                 raise Unavailable(
                     f"could not archive session {session_id}; nothing was deleted, retry session_close"
@@ -444,6 +450,7 @@ class SessionStore:
             metadata, user = await self._redis.hmget(hash_key(session_id), ["metadata", "user_id"])
         except RedisError as exc:
             raise self._unreachable(exc) from exc
+        REDIS.succeeded()
         if metadata is None:
             raise self._not_found(session_id)
         try:
@@ -457,9 +464,11 @@ class SessionStore:
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> list[Any]:
         try:
-            return await script(keys=keys, args=args)
+            reply = await script(keys=keys, args=args)
         except RedisError as exc:
             raise self._unreachable(exc) from exc
+        REDIS.succeeded()
+        return reply
 
     def _raise_for(self, session_id: str, reply: list[Any]) -> None:
         state = _text(reply[0])
@@ -501,8 +510,10 @@ class SessionStore:
 
     @staticmethod
     def _unreachable(exc: Exception) -> Unavailable:
-        log.warning("session store call failed: %s", type(exc).__name__, exc_info=exc)
-        return Unavailable("the session store is unreachable right now; retry in a few seconds")
+        """Redis could not be reached: counted by the health tracker (one log line per outage)."""
+        reason = redis_outage(exc) or type(exc).__name__
+        REDIS.failed(reason)
+        return redis_unavailable(reason)
 
     @staticmethod
     def _check_session_id(session_id: str) -> None:

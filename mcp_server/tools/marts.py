@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
 from mcp_server.context import app_context
+from mcp_server.dependencies import LOOKUP_TIMEOUT
 from mcp_server.errors import InputValidationError
 from mcp_server.query.mart_sql import Filter, build_mart_query
 from mcp_server.query.service import QueryResult, run_query
@@ -59,9 +60,11 @@ _LAST_IMPORT_SQL = (
 )
 
 
-async def _last_import(pool: asyncpg.Pool, last_built: dt.datetime | None) -> LastImport | None:
+async def _last_import(
+    db: asyncpg.Pool | asyncpg.Connection, last_built: dt.datetime | None
+) -> LastImport | None:
     try:
-        row = await pool.fetchrow(_LAST_IMPORT_SQL)
+        row = await db.fetchrow(_LAST_IMPORT_SQL, timeout=LOOKUP_TIMEOUT)
     except asyncpg.UndefinedTableError:  # a warehouse migrated before imports existed
         return None
     if row is None:
@@ -89,9 +92,10 @@ def register(server: MCPServer) -> None:
     async def list_marts(ctx: Context) -> MartList:
         app = app_context(ctx)
         marts = await app.marts()
-        last_built = await app.pool.fetchval(_LAST_BUILD_SQL)
+        async with app.postgres(lookup=True) as conn:
+            last_built = await conn.fetchval(_LAST_BUILD_SQL, timeout=LOOKUP_TIMEOUT)
+            last_import = await _last_import(conn, last_built)
         version = await app.version.current()
-        last_import = await _last_import(app.pool, last_built)
         return MartList(
             last_import=last_import,
             marts=[

@@ -282,14 +282,76 @@ async def test_fail_open_lets_calls_through_and_warns_once(caplog) -> None:
     limiter = RateLimiter(client, limits_per_minute=LIMITS, fail_open=True)
     try:
         with caplog.at_level(logging.WARNING, logger="mcp_server.security.rate_limit"):
-            started = time.perf_counter()
             decisions = [await limiter.check(identity(), "analyst") for _ in range(3)]
-            assert time.perf_counter() - started < 3
-        assert all(d.allowed and d.limit == 120 and d.remaining == 120 for d in decisions)
-        warnings = [r for r in caplog.records if "unmetered" in r.getMessage()]
+        # Each fresh identity spent one unit of its (local) budget.
+        assert all(d.allowed and d.limit == 120 and d.remaining == 119 for d in decisions)
+        assert limiter.degraded
+        warnings = [r for r in caplog.records if "per process" in r.getMessage()]
         assert len(warnings) == 1  # throttled: an outage does not flood the log
     finally:
         await client.aclose()
+
+
+async def test_fail_open_still_limits_each_key_in_process() -> None:
+    """Redis down is not a licence to flood: the same GCRA runs locally, per replica."""
+    client = unreachable_client()
+    limiter = RateLimiter(client, limits_per_minute={"viewer": 5}, fail_open=True)
+    try:
+        who = identity()
+        decisions = [await limiter.check(who, "viewer") for _ in range(6)]
+        assert [d.allowed for d in decisions] == [True] * 5 + [False]
+        assert decisions[4].remaining == 0
+        refused = decisions[5]
+        assert 0 < refused.retry_after <= 60 / 5 + 0.01
+        assert retry_message(refused).startswith("rate limit of 5 calls/min for role viewer reached")
+        assert (await limiter.check(identity(), "viewer")).allowed  # other keys have their own budget
+        with pytest.raises(ValueError):
+            await limiter.check(who, "viewer", cost=0)
+        assert math.isinf((await limiter.check(identity(), "viewer", cost=6)).retry_after)
+    finally:
+        await client.aclose()
+
+
+async def test_a_hung_redis_costs_at_most_the_timeout(make_limiter) -> None:
+    """A Redis that accepts connections and never answers must not stall every call."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # accepts (kernel backlog), never replies
+    port = listener.getsockname()[1]
+    client = aioredis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0))
+    try:
+        limiter = RateLimiter(client, limits_per_minute=LIMITS, timeout_seconds=0.3)
+        decision = await asyncio.wait_for(limiter.check(identity(), "analyst"), timeout=30)
+        assert decision.allowed and limiter.degraded
+        # While Redis rests, decisions are local and immediate.
+        assert (await asyncio.wait_for(limiter.check(identity(), "analyst"), timeout=30)).allowed
+    finally:
+        await client.aclose()
+        listener.close()
+
+
+async def test_back_to_redis_after_an_outage(make_limiter, monkeypatch) -> None:
+    from mcp_server.security import rate_limit
+
+    monkeypatch.setattr(rate_limit, "REDIS_RETRY_S", 0.0)
+    limiter = make_limiter()
+    working = limiter._script
+    calls = {"n": 0}
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise rate_limit.RedisError("connection refused")
+        return await working(*args, **kwargs)
+
+    limiter._script = flaky
+    who = identity()
+    assert (await limiter.check(who, "viewer")).allowed and limiter.degraded
+    decision = await limiter.check(who, "viewer")
+    assert decision.allowed and not limiter.degraded and len(limiter.local) == 0
+    assert decision.remaining == 59  # the shared budget, untouched by the local decision
 
 
 async def test_fail_closed_is_unavailable() -> None:

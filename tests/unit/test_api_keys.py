@@ -243,8 +243,8 @@ def test_expired_key_is_rejected(store: FileKeyStore, path: Path) -> None:
 def test_cache_never_outlives_the_key(store: FileKeyStore) -> None:
     key, _ = store.create("ci-bot", "analyst", dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5))
     assert store.verify(key) is not None
-    ((_, expires_at),) = store.cache._entries.values()
-    assert expires_at <= time.monotonic() + 5
+    (entry,) = store.cache._entries.values()
+    assert entry.fresh_until <= entry.usable_until <= time.monotonic() + 5  # the grace too
 
 
 # ------------------------------------------------------------------ comparison and cache

@@ -1,0 +1,1 @@
+"""Fault tests: outages, stalls and hostile clients, on private PostgreSQL/Redis servers."""
