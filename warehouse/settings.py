@@ -96,10 +96,15 @@ class Settings(BaseSettings):
         default=30, gt=0, description="Seconds a client may take to send its request body after the headers."
     )
     http_max_connections: int = Field(
-        default=1000, ge=1, description="Open HTTP connections in total; requests beyond it get 503."
+        default=4096, ge=1, description="Open HTTP connections in total; requests beyond it get 503."
     )
     http_max_connections_per_client: int = Field(
-        default=50, ge=1, description="Open HTTP connections from one client address; beyond it, 503."
+        default=1024,
+        ge=1,
+        description="Open HTTP connections from one client address; beyond it, 503. Behind a proxy "
+        "(nginx, the compose gateway) every agent shares one address, and each MCP client holds up "
+        "to two connections: the default leaves room for 200 agents with margin; lower it when "
+        "clients connect directly.",
     )
     db_pool_min: int = Field(default=5, ge=1, description="asyncpg pool minimum connections.")
     db_pool_max: int = Field(default=20, ge=1, description="asyncpg pool maximum connections.")
