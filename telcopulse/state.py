@@ -49,9 +49,6 @@ class RunState:
             log_file=str(log_file.resolve()),
         )
 
-    def age(self) -> dt.timedelta:
-        return dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(self.started_at)
-
 
 def state_path(data_dir: Path) -> Path:
     return data_dir / STATE_FILE

@@ -141,11 +141,12 @@ def test_dropped_connection_cancels_the_statement(served):
     _assert_quiet_log(server)
 
 
+# Stateful only: a stateless server has no session that a notifications/cancelled could address.
+@pytest.mark.parametrize("served", ["stateful"], indirect=True)
 def test_notifications_cancelled_cancels_the_statement(served):
     server, database_url = served
     session = open_session(server)
-    if not session:
-        pytest.skip("a stateless server has no session to address a notifications/cancelled to")
+    assert session, "a stateful server hands out an MCP session id"
     sql, marker = _slow_sql()
     sock = _start_slow_call(server, session, 8, sql)
     try:
