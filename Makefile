@@ -41,11 +41,13 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m bench.generator_throughput
 	$(BIN)/python -m bench.pipeline_scaling
 	$(BIN)/python -m bench.mcp_latency
 	$(BIN)/python -m bench.analysis_latency
 	$(BIN)/python -m bench.import_throughput
+	$(BIN)/python -m bench.profile_mcp
 
 docs: $(STAMP)
 	$(BIN)/telcopulse docs

@@ -19,7 +19,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -205,6 +206,28 @@ async def _measure(url: str, args: argparse.Namespace, env: dict[str, str]) -> N
             print(f"telcopulse server RSS {rss_before:.0f} -> {rss_after:.0f} MiB")
 
 
+@contextmanager
+def bench_warehouse(customers: int) -> Iterator[tuple[str, dict[str, str], str]]:
+    """(database URL, server env, admin API key): a scratch warehouse built from the generator
+    and dbt, and the environment that points `telcopulse serve` at it with limits raised."""
+    with scratch_database() as url, tempfile.TemporaryDirectory() as data_dir:
+        report = generate(url, customers=customers, seed=42, end_date=END, progress=False)
+        dbt(url, "run")
+        print(f"warehouse: {report.customers:,} customers, {report.network_events:,} events")
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            **({"PYTHONPATH": os.environ["GCPROBE"]} if os.environ.get("GCPROBE") else {}),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "DATABASE_URL": as_url(url),
+            "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+            "TELCOPULSE_DATA_DIR": data_dir,
+            "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
+        }
+        key, key_env = bench_key(data_dir)
+        env.update(key_env)
+        yield url, env, key
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=5_000)
@@ -213,20 +236,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    with scratch_database() as url, tempfile.TemporaryDirectory() as data_dir:
-        report = generate(url, customers=args.customers, seed=42, end_date=END, progress=False)
-        dbt(url, "run")
-        print(f"warehouse: {report.customers:,} customers, {report.network_events:,} events")
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "DATABASE_URL": as_url(url),
-            "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
-            "TELCOPULSE_DATA_DIR": data_dir,
-            "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
-        }
-        args.key, key_env = bench_key(data_dir)
-        env.update(key_env)
+    with bench_warehouse(args.customers) as (url, env, args.key):
         asyncio.run(_measure(url, args, env))
 
 

@@ -22,7 +22,7 @@ from mcp_server.catalog import Manifest, Mart, load_marts
 from mcp_server.dependencies import LOOKUP_TIMEOUT, postgres_connection, quiet_driver_logs
 from mcp_server.errors import Unavailable
 from mcp_server.observability.audit import AuditLog
-from mcp_server.query.executor import ReadOnlyExecutor
+from mcp_server.query.executor import ExecutorConnection, ReadOnlyExecutor, pool_reset
 from mcp_server.security.rate_limit import RateLimiter
 from mcp_server.sessions.store import PostgresArchiver, SessionStore
 from warehouse.db import as_url, warehouse_id
@@ -88,6 +88,8 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             min_size=min(settings.db_pool_min, settings.db_pool_max),
             max_size=settings.db_pool_max,
             server_settings=_SERVER_SETTINGS,
+            connection_class=ExecutorConnection,
+            reset=pool_reset,
             command_timeout=settings.query_timeout_max + 10,
             timeout=settings.db_connect_timeout,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from mcp.server.transport_security import TransportSecuritySettings
@@ -67,6 +68,7 @@ def serve_http(
     if bool(certfile) != bool(keyfile):
         raise SystemExit("HTTPS needs both --ssl-certfile and --ssl-keyfile")
     app = build_http_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
         app,
         host=host,
@@ -80,6 +82,18 @@ def serve_http(
         ssl_keyfile=str(keyfile) if keyfile else None,
         access_log=False,  # request lines carry client addresses and paths; our own log is structured
     )
+
+
+def freeze_startup_heap() -> None:
+    """Move everything imported at start-up out of the garbage collector's sight.
+
+    The server imports the analytics stack (pandas, scipy, sqlglot...) once: several hundred
+    thousand long-lived objects that every full collection would scan again, ~100 ms each,
+    a few times a minute under load. Frozen objects are never collected (they live as long
+    as the process anyway); what requests allocate is collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def serve_stdio(settings: Settings) -> None:

@@ -168,7 +168,7 @@ def serve(
     from warehouse.settings import get_settings
 
     settings = get_settings()
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, background=transport == "http")
     if transport == "http":
         from telcopulse.ports import PlannedPort
         from telcopulse.runner import refuse_taken_ports

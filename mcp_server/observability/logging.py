@@ -10,9 +10,12 @@ rather than a leak.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 import traceback
 from typing import Any, Literal, TextIO
@@ -131,28 +134,67 @@ def _writes_to_stdout(handler: logging.Handler) -> bool:
     return stream is not None and stream in (sys.stdout, sys.__stdout__)
 
 
+class _BackgroundHandler(logging.handlers.QueueHandler):
+    """Hands records to a writer thread: masking, JSON and the write leave the request path.
+
+    The message is rendered here (cheap, and the arguments may change after the call); the
+    exception info stays on the record for the JSON formatter, which runs in the thread.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+def _stop_listener() -> None:
+    """Write what is queued and stop the writer thread (at exit, or before reconfiguring)."""
+    global _listener
+    if _listener is not None:
+        listener, _listener = _listener, None
+        listener.stop()
+
+
 def configure_logging(
     fmt: Literal["json", "text"] = "json",
     level: str = "INFO",
+    *,
+    background: bool = False,
 ) -> None:
     """Route all logging to stderr in `fmt`, masked, at `level`. Safe to call repeatedly.
 
     A second call replaces the handler this function installed (so the format or level can
     change) instead of adding another; handlers writing to stdout are removed because stdout
     belongs to the MCP stdio transport. Libraries that log a line per request are raised
-    to WARNING (or to `level` when that is stricter).
+    to WARNING (or to `level` when that is stricter). `background=True` (the HTTP server)
+    formats and writes in a thread, flushed at exit, so a tool call's log line costs its
+    request only the hand-over.
     """
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
         raise ValueError(f"unknown log level {level!r}")
     root = logging.getLogger()
+    _stop_listener()
     for handler in list(root.handlers):
-        if isinstance(handler, _StderrHandler) or _writes_to_stdout(handler):
+        if isinstance(handler, _StderrHandler | _BackgroundHandler) or _writes_to_stdout(handler):
             root.removeHandler(handler)
     handler = _StderrHandler()
     handler.addFilter(PiiFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
-    root.addHandler(handler)
+    if background:
+        global _listener
+        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        _listener = logging.handlers.QueueListener(records, handler)
+        _listener.start()
+        atexit.unregister(_stop_listener)
+        atexit.register(_stop_listener)
+        root.addHandler(_BackgroundHandler(records))
+    else:
+        root.addHandler(handler)
     root.setLevel(numeric_level)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, numeric_level))

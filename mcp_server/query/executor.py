@@ -6,6 +6,12 @@ past the parser could neither write, nor read raw/ops, nor run forever. asyncpg 
 extended protocol: one statement per call, so `COMMIT; ...` cannot escape the
 transaction. A page is fetched with LIMIT n+1 around the query, which both bounds
 the work and tells whether more rows exist.
+
+Round trips per query (measured with `bench/profile_mcp.py`): one for the transaction
+set-up, one to execute, one to end it. The statement is prepared through the connection's
+statement cache (a repeated query skips Parse/Describe and the later Close), and the end
+of the transaction also runs the pool's reset query, so the pool does not spend another
+round trip on it when the connection comes back (`ExecutorConnection`, `pool_reset`).
 """
 
 from __future__ import annotations
@@ -45,6 +51,51 @@ class Page:
     has_more: bool
     truncated_by_bytes: bool
     next_offset: int | None
+
+
+class ExecutorConnection(asyncpg.Connection):
+    """A pooled connection that knows when it has already been reset.
+
+    The executor ends every transaction with `ROLLBACK` followed by the pool's reset query
+    in one round trip, then marks the connection; `pool_reset` skips the pool's own reset
+    for a marked connection. Every other user of the pool gets the usual reset.
+    """
+
+    __slots__ = ("_telcopulse_reset",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._telcopulse_reset = False
+
+    def mark_reset(self) -> None:
+        self._telcopulse_reset = True
+
+    def take_reset_mark(self) -> bool:
+        marked, self._telcopulse_reset = self._telcopulse_reset, False
+        return marked
+
+
+async def pool_reset(conn: asyncpg.Connection) -> None:
+    """`asyncpg.create_pool(reset=...)`: the default reset unless the executor already did it."""
+    if isinstance(conn, ExecutorConnection) and conn.take_reset_mark():
+        return
+    reset_query = conn.get_reset_query()
+    if reset_query:
+        await conn.execute(reset_query)
+
+
+async def _prepare_cached(conn: asyncpg.Connection, sql: str) -> Any:
+    """A prepared statement from the connection's statement cache.
+
+    `Connection.prepare` always prepares anew (a Parse/Describe round trip, then a Close);
+    the cached form is what `fetch` uses internally, reached through asyncpg's `_prepare`
+    (asyncpg is pinned; tests/integration/test_executor_statement_cache.py guards the call).
+    """
+    return await conn._prepare(sql, use_cache=True)
+
+
+class _StaleStatement(Exception):
+    """A cached statement outlived the table it reads (a dbt build replaced it): retry once."""
 
 
 class ReadOnlyExecutor:
@@ -105,8 +156,15 @@ class ReadOnlyExecutor:
                     if not conn.is_closed():
                         # Shielded: a cancelled caller's ROLLBACK would otherwise be cut short
                         # and the pool would log "Resetting connection with an active transaction".
+                        # The pool's reset query rides along (one round trip instead of two).
                         with anyio.move_on_after(5, shield=True):
-                            await conn.execute("ROLLBACK")
+                            await conn.execute(f"ROLLBACK; {conn.get_reset_query()}")
+                            if hasattr(conn, "mark_reset"):  # a pool proxy of an ExecutorConnection
+                                conn.mark_reset()
+        except (asyncpg.InvalidCachedStatementError, asyncpg.OutdatedSchemaCacheError):
+            # A build changed a relation a cached statement reads; the retry drops the pool's
+            # statement caches first, so the query prepares afresh.
+            raise _StaleStatement from None
         except ArgumentTypeError as exc:
             raise QueryError(
                 str(exc), hint="pass dates as 'YYYY-MM-DD' strings and numbers as numbers"
@@ -142,15 +200,32 @@ class ReadOnlyExecutor:
             POSTGRES.failed(reason)
             raise postgres_unavailable(reason) from None
 
+    async def _fetch(
+        self, sql: str, args: tuple[Any, ...] | list[Any], timeout_s: float, role: str | None = None
+    ) -> tuple[list[asyncpg.Record], Any]:
+        """(records, column attributes) of `sql`; one retry if a build made its cached plan stale."""
+        for attempt in (1, 2):
+            try:
+                async with self._read_only(timeout_s, role) as conn:
+                    if attempt == 2:  # forget every cached statement of the pool's connections
+                        await conn.reload_schema_state()
+                    statement = await _prepare_cached(conn, sql)
+                    bound = coerce_arguments([t.name for t in statement.get_parameters()], list(args))
+                    records = await statement.fetch(*bound, timeout=timeout_s + 5)
+                    return records, statement.get_attributes()
+            except _StaleStatement:
+                if attempt == 2:
+                    raise QueryError("the warehouse changed while the query ran; retry it") from None
+        raise AssertionError("unreachable")
+
     async def fetch_all(
         self, sql: str, args: tuple[Any, ...] | list[Any] = (), *, timeout_s: float, max_rows: int
     ) -> tuple[list[str], list[asyncpg.Record]]:
         """Every row (up to `max_rows`, else QueryError), for analyses that need the whole input."""
-        async with self._read_only(timeout_s) as conn:
-            statement = await conn.prepare(f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {max_rows + 1}")
-            bound = coerce_arguments([t.name for t in statement.get_parameters()], list(args))
-            records = await statement.fetch(*bound, timeout=timeout_s + 5)
-            names = [a.name for a in statement.get_attributes()]
+        records, attributes = await self._fetch(
+            f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {max_rows + 1}", args, timeout_s
+        )
+        names = [a.name for a in attributes]
         if len(records) > max_rows:
             raise QueryError(
                 f"the input has more than {max_rows:,} rows", hint="filter or aggregate it before analysing"
@@ -169,11 +244,7 @@ class ReadOnlyExecutor:
     ) -> Page:
         limit = max(1, min(limit, self._max_rows))
         wrapped = f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {limit + 1} OFFSET {int(offset)}"
-        async with self._read_only(timeout_s, role) as conn:
-            statement = await conn.prepare(wrapped)
-            bound = coerce_arguments([t.name for t in statement.get_parameters()], list(args))
-            records = await statement.fetch(*bound, timeout=timeout_s + 5)
-            attributes = statement.get_attributes()
+        records, attributes = await self._fetch(wrapped, args, timeout_s, role)
 
         columns = _columns(attributes)
         converters = row_converters([c.type for c in columns])

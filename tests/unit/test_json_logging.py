@@ -234,3 +234,28 @@ def test_configure_logging_quiets_noisy_libraries_and_drops_stdout_handlers(clea
 def test_configure_logging_rejects_unknown_level(clean_root: None) -> None:
     with pytest.raises(ValueError, match="unknown log level"):
         configure_logging("json", "LOUD")
+
+
+def test_background_logging_writes_the_same_lines_from_a_thread(
+    capsys: pytest.CaptureFixture[str], clean_root: None
+) -> None:
+    """The HTTP server's mode: same masking, extras and traceback rules, written by a thread."""
+    from mcp_server.observability import logging as tp_logging
+
+    configure_logging("json", "INFO", background=True)
+    configure_logging("json", "INFO", background=True)  # reconfiguring stops the old writer
+    root = logging.getLogger()
+    assert len([h for h in root.handlers if isinstance(h, tp_logging._BackgroundHandler)]) == 1
+    assert not [h for h in root.handlers if isinstance(h, _StderrHandler)]
+    logger = logging.getLogger("telcopulse.bg")
+    logger.info("hello %s", "jane@example.com", extra={"tool": "t", "params": {"x": 1}})
+    try:
+        raise RuntimeError(f"failed for {API_KEY}")
+    except RuntimeError:
+        logger.exception("boom")
+    tp_logging._stop_listener()  # what exit does: everything queued is written
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    assert [line["msg"] for line in lines] == ["hello j***@example.com", "boom"]
+    assert lines[0]["tool"] == "t" and "params" not in lines[0]
+    assert lines[1]["exc_type"] == "RuntimeError"
+    assert "RuntimeError" in lines[1]["traceback"] and API_KEY not in lines[1]["traceback"]

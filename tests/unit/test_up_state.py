@@ -64,8 +64,11 @@ def test_commands_use_a_running_up_only_for_urls_not_exported(
         "unix:///x/redis.sock",
     )
     write_state(tmp_path, state)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("REDIS_URL", raising=False)
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        # setenv first, so the URLs adopt_running_services exports are undone after the test
+        # even where the variable was unset (delenv of an unset variable records nothing).
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)
     assert adopt_running_services(Settings(data_dir=tmp_path)) is None  # not locked: nothing runs
     lock = InstanceLock(tmp_path)
     assert lock.acquire()

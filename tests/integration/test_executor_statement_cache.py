@@ -1,0 +1,107 @@
+"""The executor's per-call savings keep every guarantee they replace (issue 13, per-call cost).
+
+`ReadOnlyExecutor` prepares through asyncpg's statement cache (a private call, on a pinned
+asyncpg) and ends each transaction with the pool's reset query, so the pool skips its own.
+These tests pin what must not change: a repeated query reuses its statement; a rebuilt
+table (new column type, as a dbt build can make) answers with the new type, not an error;
+privileges are checked per call whatever role prepared the statement; and a connection
+comes back to the pool as reset as ever, for every other user of the pool too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from mcp_server.errors import QueryError
+from mcp_server.query.executor import ExecutorConnection, ReadOnlyExecutor, pool_reset
+from warehouse.db import as_url, connect
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+SQL = "SELECT id, label FROM marts.t ORDER BY id"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(empty_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    with connect(empty_database_url) as conn:
+        conn.execute("CREATE TABLE marts.t (id int PRIMARY KEY, label text)")
+        conn.execute("INSERT INTO marts.t VALUES (1, 'one'), (2, 'two')")
+        conn.execute("CREATE TABLE raw.secret_t (x int)")
+    pool = await asyncpg.create_pool(
+        as_url(empty_database_url),
+        min_size=1,
+        max_size=1,  # one connection: every call below reuses the same statement cache
+        connection_class=ExecutorConnection,
+        reset=pool_reset,
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def _executor(pool: asyncpg.Pool) -> ReadOnlyExecutor:
+    return ReadOnlyExecutor(
+        pool, role="telcopulse_query", readable_schemas=["marts"], max_rows=100, max_bytes=1_000_000
+    )
+
+
+async def _prepared_statements(pool: asyncpg.Pool) -> set[tuple[str, object]]:
+    """(name, prepare time) of the statements prepared for SQL on the pool's one connection."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT name, prepare_time, statement FROM pg_prepared_statements")
+    return {
+        (row["name"], row["prepare_time"])
+        for row in rows
+        if row["statement"].startswith(f"SELECT * FROM ({SQL})")
+    }
+
+
+async def test_a_repeated_query_reuses_its_prepared_statement(pool: asyncpg.Pool) -> None:
+    executor = _executor(pool)
+    first = await executor.fetch_page(SQL, (), timeout_s=10, offset=0, limit=10)
+    after_first = await _prepared_statements(pool)
+    for _ in range(5):
+        page = await executor.fetch_page(SQL, (), timeout_s=10, offset=0, limit=10)
+        assert page.rows == first.rows == [{"id": 1, "label": "one"}, {"id": 2, "label": "two"}]
+    assert len(after_first) == 1
+    assert await _prepared_statements(pool) == after_first  # the same statement, never re-prepared
+
+
+async def test_a_rebuilt_table_answers_with_its_new_type(pool: asyncpg.Pool, empty_database_url: str) -> None:
+    executor = _executor(pool)
+    before = await executor.fetch_page(SQL, (), timeout_s=10, offset=0, limit=10)
+    assert [c.type for c in before.columns] == ["int4", "text"]
+    with connect(empty_database_url) as conn:  # what a dbt build does to a mart
+        conn.execute("DROP TABLE marts.t")
+        conn.execute("CREATE TABLE marts.t (id bigint PRIMARY KEY, label varchar(10))")
+        conn.execute("INSERT INTO marts.t VALUES (3, 'three')")
+    after = await executor.fetch_page(SQL, (), timeout_s=10, offset=0, limit=10)
+    assert after.rows == [{"id": 3, "label": "three"}]
+    assert [c.type for c in after.columns] == ["int8", "varchar"]
+
+
+async def test_privileges_are_checked_per_call_not_per_prepared_statement(pool: asyncpg.Pool) -> None:
+    executor = _executor(pool)
+    raw = "SELECT x FROM raw.secret_t"
+    admin_page = await executor.fetch_page(
+        raw, (), timeout_s=10, offset=0, limit=10, role="telcopulse_query_admin"
+    )
+    assert admin_page.rows == []
+    with pytest.raises(QueryError, match="permission denied"):
+        await executor.fetch_page(raw, (), timeout_s=10, offset=0, limit=10)
+
+
+async def test_connections_come_back_reset_for_every_user_of_the_pool(pool: asyncpg.Pool) -> None:
+    await _executor(pool).fetch_page(SQL, (), timeout_s=10, offset=0, limit=10)
+    async with pool.acquire() as conn:  # the executor's reset: nothing of its transaction is left
+        assert await conn.fetchval("SELECT current_user") == "postgres"
+        assert await conn.fetchval("SHOW statement_timeout") == "0"
+        assert not conn.is_in_transaction()
+        await conn.execute("SET statement_timeout = 1234")  # another user leaves a setting behind
+    async with pool.acquire() as conn:  # the pool's own reset still runs for that user
+        assert await conn.fetchval("SHOW statement_timeout") == "0"
