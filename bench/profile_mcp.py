@@ -4,6 +4,7 @@ A dedicated driver (no other target competes for the two cores): one server, res
 off, then py-spy samples it (busy samples only, idle time excluded) while
   - `sequential`: one MCP client sends the light `query_database` call back to back, and
   - `load`: C clients do the same concurrently (the saturated case the throughput target is about).
+`--call mart` profiles the load test of bench.mcp_latency instead (query_mart, cache on).
 The report gives, per phase, the server CPU per call and the share of busy samples per layer:
 inclusive (the layer's frame is anywhere on the stack) and self (the sample's innermost
 frame is in that package). Shares are of busy samples, so they are costs, not waits.
@@ -33,7 +34,7 @@ from typing import Any
 import psutil
 
 from bench.common import free_port, keyed_client, machine, serving
-from bench.mcp_latency import BIN, QUERIES, bench_warehouse
+from bench.mcp_latency import BARE_CALL, BIN, MART_CALL, QUERIES, bench_warehouse
 
 LIGHT_SQL = next(sql for title, (sql, _) in QUERIES.items() if title.startswith("light"))
 
@@ -121,8 +122,12 @@ def _py_spy() -> str:
 
 
 Call = tuple[str, dict[str, str]]  # (tool, arguments)
-OURS: Call = ("query_database", {"query": LIGHT_SQL})
-BARE: Call = ("run_query", {"sql": LIGHT_SQL})
+CALLS: dict[str, tuple[Call, Call]] = {  # --call: (ours, bare's equivalent)
+    # the light query, result cache off: every call runs SQL
+    "sql": (("query_database", {"query": LIGHT_SQL}), ("run_query", {"sql": LIGHT_SQL})),
+    # the load test of bench.mcp_latency: a mart query with the result cache on (hits)
+    "mart": ((MART_CALL[0], MART_CALL[1](0)), (BARE_CALL[0], BARE_CALL[1](0))),
+}
 
 
 async def _sequential(url: str, key: str | None, call: Call, calls: int) -> int:
@@ -192,6 +197,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1_500)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--call", choices=sorted(CALLS), default="sql", help="what the clients call")
     parser.add_argument("--keep", type=Path, help="also keep py-spy's raw stacks in this directory")
     args = parser.parse_args()
     print(f"machine: {machine()}")
@@ -208,14 +214,16 @@ def main() -> None:
             str(ports["telcopulse"]),
         ]
         bare_cmd = [sys.executable, "-m", "bench.bare_mcp_server", str(ports["bare"])]
+        ours_call, bare_call = CALLS[args.call]
         targets = {  # name: (url, key, call)
-            "telcopulse": (f"http://127.0.0.1:{ports['telcopulse']}/mcp", key, OURS),
-            "bare": (f"http://127.0.0.1:{ports['bare']}/mcp", None, BARE),
+            "telcopulse": (f"http://127.0.0.1:{ports['telcopulse']}/mcp", key, ours_call),
+            "bare": (f"http://127.0.0.1:{ports['bare']}/mcp", None, bare_call),
         }
+        cache_ttl = "0" if args.call == "sql" else "300"
         with (
             serving(
                 ours_cmd,
-                {**env, "TELCOPULSE_QUERY_CACHE_TTL": "0"},
+                {**env, "TELCOPULSE_QUERY_CACHE_TTL": cache_ttl},
                 targets["telcopulse"][0][:-3] + "healthz",
             ) as ours,
             serving(bare_cmd, env, targets["bare"][0]) as bare,
@@ -230,14 +238,14 @@ def main() -> None:
                     *_profiled(pids[name], raw, _sequential(url, target_key, call, args.calls)),
                     raw,
                 )
-            _report("sequential, 1 client, light query", runs)
+            _report(f"sequential, 1 client, {ours_call[0]} vs {bare_call[0]}", runs)
             if args.clients:
                 runs = {}
                 for name, (url, target_key, call) in targets.items():
                     raw = Path(out, f"{name}-load.txt")
                     drive = _concurrent(url, target_key, call, args.clients, args.duration)
                     runs[name] = (*_profiled(pids[name], raw, drive), raw)
-                _report(f"load, {args.clients} clients x {args.duration:.0f} s, light query", runs)
+                _report(f"load, {args.clients} clients x {args.duration:.0f} s, {ours_call[0]}", runs)
 
 
 if __name__ == "__main__":

@@ -129,7 +129,9 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             sessions=SessionStore.from_settings(redis, settings),
             archiver=PostgresArchiver(pool),
             manifest=Manifest(settings.manifest_path),
-            limiter=RateLimiter(redis, limits_per_minute=settings.rate_limits),
+            limiter=RateLimiter(
+                redis, limits_per_minute=settings.rate_limits, lease_max=settings.rate_limit_lease
+            ),
             audit=AuditLog(pool),
         )
         context.audit.start()

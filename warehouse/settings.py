@@ -182,6 +182,14 @@ class Settings(BaseSettings):
         default_factory=lambda: {"admin": 600, "analyst": 120, "viewer": 60},
         description="Tool calls per minute per API key, by role (JSON object).",
     )
+    rate_limit_lease: int = Field(
+        default=16,
+        ge=1,
+        description="Calls of one key a server may take from the shared Redis budget at once and "
+        "spend without asking again (at most 5% of the key's limit): one Redis round trip per up to "
+        "that many calls. Never allows more than the limit; unspent units lapse after 2 s, so a key "
+        "may be refused that many calls early per server. 1 = one round trip per call, exact.",
+    )
     log_format: str = Field(default="json", pattern=r"^(json|text)$", description="Server log format.")
     ssl_certfile: Path | None = Field(default=None, description="TLS certificate (PEM) for HTTPS.")
     ssl_keyfile: Path | None = Field(default=None, description="TLS private key (PEM) for HTTPS.")

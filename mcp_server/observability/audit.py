@@ -4,7 +4,7 @@ Why a table and not just logs: "which key ran which query shape, when, with what
 is a question for a compliance review months later, across replicas; logs rotate and are
 per process. Why buffered: a read call must never wait for (or fail because of) its own
 audit row. `record()` only appends to memory; a background task writes batches with one
-`executemany` (a single pipelined round trip, atomic) per `batch_size` events, at least
+`COPY` (one round trip, atomic) per `batch_size` events, at least
 every `flush_interval`. When the database is away, events stay buffered and are retried
 with backoff, up to `max_buffer`; past that the oldest are dropped and counted, and the
 warning says how many. What is buffered is lost if the process dies without `close()`
@@ -26,6 +26,7 @@ import contextlib
 import logging
 from collections import deque
 from dataclasses import astuple, dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
@@ -98,6 +99,12 @@ def _int(value: object) -> int | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def _redacted_shape(shape: str) -> str:
+    """`redact_sql_fallback` of a query shape; shapes repeat, so each is redacted once."""
+    return redact_sql_fallback(shape)
+
+
 def _row(event: AuditEvent) -> Row:
     """The event as a row that cannot fail a constraint: masked, bounded, NUL-free.
 
@@ -109,7 +116,7 @@ def _row(event: AuditEvent) -> Row:
     if shape is not None:
         # Defence in depth: a raw query passed by mistake still loses its literals
         # (idempotent on real shapes, and regex-cheap).
-        shape = redact_sql_fallback(str(shape))
+        shape = _redacted_shape(str(shape))
         values["query_hash"] = values["query_hash"] or shape_hash(shape)
         values["query_shape"] = shape
     values["error"] = mask_pii(str(values["error"])) if values["error"] is not None else None
@@ -324,13 +331,15 @@ class AuditLog:
             )
 
     async def _write_batch(self, batch: list[Row]) -> int | None:
-        """Insert `batch` in one atomic executemany.
+        """Insert `batch` in one atomic COPY (a fraction of executemany's CPU per row).
 
         Returns the rows stored (the batch is done with), or None: keep it and retry later.
         """
         try:
             async with self._pool.acquire(timeout=self.write_timeout) as conn:
-                await conn.executemany(_INSERT, batch, timeout=self.write_timeout)
+                await conn.copy_records_to_table(
+                    "audit_log", schema_name="ops", columns=COLUMNS, records=batch, timeout=self.write_timeout
+                )
         except Exception as exc:
             if _is_data_error(exc):
                 return await self._write_one_by_one(batch)

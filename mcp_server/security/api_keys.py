@@ -50,6 +50,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
 
@@ -333,6 +334,8 @@ class _BaseKeyStore(ABC):
         # Monotonic time before which the store is not asked again after a failure.
         self._store_down_until = -math.inf
         self._last_outage_log = -math.inf
+        # Verifications in flight, by digest: concurrent requests with one key share one.
+        self._verifying: dict[bytes, asyncio.Future[Principal | None]] = {}
 
     def _unavailable_errors(self) -> tuple[type[BaseException], ...]:
         """Exceptions meaning "the store cannot answer now" (served from memory if possible).
@@ -439,11 +442,28 @@ class _BaseKeyStore(ABC):
             return cached
         if self._store_resting():
             return self._from_memory(digest, None)
+        # One scrypt per key, not one per request: when a busy key's cache entry expires,
+        # 200 concurrent requests once queued 200 scrypts on the thread pool (seconds at p99).
+        pending = self._verifying.get(digest)
+        if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+            pending = asyncio.ensure_future(self._verify_once(parsed[0], parsed[1], digest))
+            self._verifying[digest] = pending
+            pending.add_done_callback(partial(self._verified, digest))
+        # Shielded: one caller's cancellation (its client left) does not fail the others.
+        return await asyncio.shield(pending)
+
+    async def _verify_once(self, key_id: str, secret: str, digest: bytes) -> Principal | None:
         try:
-            principal = await asyncio.to_thread(self._verify_uncached, parsed[0], parsed[1], digest)
+            principal = await asyncio.to_thread(self._verify_uncached, key_id, secret, digest)
         except self._unavailable_errors() as exc:
             return self._store_failed(digest, exc)
         return self._store_answered(digest, principal)
+
+    def _verified(self, digest: bytes, done: asyncio.Future[Principal | None]) -> None:
+        if self._verifying.get(digest) is done:
+            del self._verifying[digest]
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every caller may have gone
 
     # -- store outages
     def _store_resting(self) -> bool:

@@ -47,6 +47,17 @@ tool. `fail_open=False` raises `Unavailable` instead, for deployments where a pe
 limit is not good enough; an honest `Unavailable` is used rather than a refused decision,
 so an agent is not told it exceeded a limit it never reached.
 
+Leases (`lease_max`, the server's `rate_limit_lease`): a busy key does not cost a Redis
+round trip per call. The script can grant *up to* N units at once (never more than fit in
+the bucket); the replica keeps the units it did not need yet and spends them locally for
+up to `LEASE_TTL_S`. N starts at 1 for each key, doubles while leases are used up in time
+and halves when one expires unused, capped at `lease_max` and at 5 % of the key's limit.
+Units are taken from the shared bucket *before* they are spent, so the replicas together
+never allow more than the limit; the cost is that units a replica leased but did not use
+are lost, so a key that moves between replicas, or stops mid-lease, may be refused a few
+units early (at most the cap per replica). `lease_max=1` is the exact, one-round-trip-per-call
+behaviour.
+
 An exhausted client connection pool (`MaxConnectionsError`, e.g. more than 100 checks in
 flight on one redis.asyncio client) is *load*, not an outage: failing open there would let
 a flood of concurrent calls bypass the limit exactly when it matters. The check waits up
@@ -80,8 +91,9 @@ REDIS_RETRY_S = 2.0
 LOCAL_MAX_IDENTITIES = 10_000
 
 # KEYS[1] bucket key. ARGV[1] interval_us (cost of one unit), ARGV[2] period_us
-# (limit * interval, the burst capacity in time), ARGV[3] cost in units.
-# Returns {allowed (1|0), tat_minus_now_us after the decision, retry_after_us}.
+# (limit * interval, the burst capacity in time), ARGV[3] cost in units, ARGV[4] the most
+# units to take (>= cost; the extra ones become the caller's lease).
+# Returns {units taken (0 = refused), tat_minus_now_us after the decision, retry_after_us}.
 # The TAT is written with %.0f because tostring() would use %.14g and lose digits.
 _GCRA = """
 local t = redis.call('TIME')
@@ -89,16 +101,23 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
+local most = tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '') or now
 if tat < now then tat = now end
-local new_tat = tat + cost * interval
-if new_tat - now > period then
-  return {0, tat - now, new_tat - period - now}
+local fit = math.floor((period - (tat - now)) / interval)
+if fit < cost then
+  return {0, tat - now, tat + cost * interval - period - now}
 end
+local take = math.min(fit, most)
+local new_tat = tat + take * interval
 local ttl_ms = math.ceil((new_tat - now) / 1000)
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', ttl_ms)
-return {1, new_tat - now, 0}
+return {take, new_tat - now, 0}
 """
+# How long leased units may be spent locally before they lapse.
+LEASE_TTL_S = 2.0
+# A lease never holds more than this share of a key's limit (what a replica can waste).
+LEASE_SHARE_OF_LIMIT = 0.05
 
 
 @dataclass(frozen=True)
@@ -159,6 +178,17 @@ class LocalLimiter:
         return len(self._tats)
 
 
+@dataclass
+class _Lease:
+    """Units of one key this replica took from Redis ahead of its calls."""
+
+    units: int = 0
+    expires_at: float = -math.inf
+    size: int = 1  # units to ask for next time
+    limit: int = 0
+    remaining_after_grant: int = 0  # Redis's answer when the units were taken
+
+
 class RateLimiter:
     """Checks and spends per-identity budgets in Redis; safe to share across tasks."""
 
@@ -172,6 +202,7 @@ class RateLimiter:
         fail_open: bool = True,
         pool_wait_seconds: float = 1.0,
         timeout_seconds: float = 2.0,
+        lease_max: int = 1,
     ) -> None:
         """`limits_per_minute` maps role -> calls per window (per minute with the default
         window; the name follows the configuration). Unknown roles get the smallest limit
@@ -187,6 +218,8 @@ class RateLimiter:
             raise ValueError(f"pool_wait_seconds must be >= 0, got {pool_wait_seconds!r}")
         if timeout_seconds <= 0:
             raise ValueError(f"timeout_seconds must be > 0, got {timeout_seconds!r}")
+        if not isinstance(lease_max, int) or isinstance(lease_max, bool) or lease_max < 1:
+            raise ValueError(f"lease_max must be an integer >= 1, got {lease_max!r}")
         self._limits = dict(limits_per_minute)
         self._default_limit = min(self._limits.values())
         self.prefix = prefix
@@ -198,6 +231,8 @@ class RateLimiter:
         self._script = redis.register_script(_GCRA)
         self._last_warning = -math.inf
         self.local = LocalLimiter()
+        self.lease_max = lease_max
+        self._leases: dict[str, _Lease] = {}
         # Monotonic time before which Redis is not tried again after a failure.
         self._redis_down_until = -math.inf
 
@@ -230,9 +265,15 @@ class RateLimiter:
         period = interval * limit
         if self.fail_open and time.monotonic() < self._redis_down_until:
             return self._local_decision(identity, limit, role, interval, period, cost)
+        leased = self._spend_lease(identity, limit, role, cost)
+        if leased is not None:
+            return leased
+        most = max(cost, self._lease_size(identity, limit, cost))
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                allowed, tat_us, retry_us = await self._run(self.key_for(identity), interval, period, cost)
+                taken, tat_us, retry_us = await self._run(
+                    self.key_for(identity), interval, period, cost, most
+                )
         except MaxConnectionsError as exc:
             self._warn("rate limiter found its Redis connection pool exhausted; refusing the call", exc)
             raise Unavailable("the server is too busy right now; retry in a few seconds") from exc
@@ -243,11 +284,15 @@ class RateLimiter:
             self.local.clear()
             log.warning("rate limiter reaches Redis again; limits are shared by all replicas again")
 
-        tat_us, retry_us = int(tat_us), int(retry_us)
+        taken, tat_us, retry_us = int(taken), int(tat_us), int(retry_us)
+        allowed = taken >= cost
         remaining = min(limit, max(0, (period - tat_us) // interval))
+        if allowed and self.lease_max > 1:
+            self._keep_lease(identity, limit, taken - cost, remaining)
+            remaining += taken - cost
         retry_after = 0.0 if allowed else (math.inf if cost > limit else retry_us / 1e6)
         return RateDecision(
-            allowed=bool(allowed),
+            allowed=allowed,
             limit=limit,
             remaining=remaining,
             retry_after=retry_after,
@@ -256,7 +301,62 @@ class RateLimiter:
             window_seconds=self.window_seconds,
         )
 
-    async def _run(self, key: str, interval: int, period: int, cost: int) -> list[int]:
+    # -- leases
+    def _lease_size(self, identity: str, limit: int, cost: int) -> int:
+        """Units to ask Redis for: grows while a key uses its leases up in time."""
+        if self.lease_max == 1:
+            return 1
+        cap = max(1, min(self.lease_max, int(limit * LEASE_SHARE_OF_LIMIT)))
+        lease = self._leases.get(identity)
+        if lease is None:
+            return 1
+        if time.monotonic() < lease.expires_at:
+            if lease.units < cost:  # used up before it lapsed: a busy key
+                lease.size = min(lease.size * 2, cap)
+        elif lease.units > 0:  # lapsed with units unused: they are lost, ask for fewer
+            lease.size = max(1, lease.size // 2)
+        return min(lease.size, cap)
+
+    def _spend_lease(self, identity: str, limit: int, role: str, cost: int) -> RateDecision | None:
+        """An allowed decision paid from this replica's lease, or None (ask Redis)."""
+        lease = self._leases.get(identity)
+        if (
+            lease is None
+            or lease.limit != limit
+            or lease.units < cost
+            or time.monotonic() >= lease.expires_at
+        ):
+            return None
+        lease.units -= cost
+        return RateDecision(
+            allowed=True,
+            limit=limit,
+            remaining=min(limit, lease.remaining_after_grant + lease.units),
+            retry_after=0.0,
+            reset_after=0.0,
+            role=role,
+            window_seconds=self.window_seconds,
+        )
+
+    def _keep_lease(self, identity: str, limit: int, units: int, remaining: int) -> None:
+        lease = self._leases.get(identity)
+        if lease is None:
+            if len(self._leases) >= LOCAL_MAX_IDENTITIES:
+                self._drop_lapsed_leases()
+            lease = self._leases[identity] = _Lease()
+        lease.units, lease.limit, lease.remaining_after_grant = units, limit, remaining
+        lease.expires_at = time.monotonic() + LEASE_TTL_S
+
+    def _drop_lapsed_leases(self) -> None:
+        now = time.monotonic()
+        for identity in [i for i, lease in self._leases.items() if lease.expires_at <= now]:
+            del self._leases[identity]
+        while len(self._leases) >= LOCAL_MAX_IDENTITIES:
+            del self._leases[next(iter(self._leases))]
+
+    async def _run(
+        self, key: str, interval: int, period: int, cost: int, most: int | None = None
+    ) -> list[int]:
         """Run the script, waiting briefly for a pooled connection when all are in use.
 
         redis.asyncio's default pool raises instead of queueing; polling with a short,
@@ -266,7 +366,7 @@ class RateLimiter:
         pause = 0.001
         while True:
             try:
-                return await self._script(keys=[key], args=[interval, period, cost])
+                return await self._script(keys=[key], args=[interval, period, cost, most or cost])
             except MaxConnectionsError:
                 if time.monotonic() + pause > deadline:
                     raise

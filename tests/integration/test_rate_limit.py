@@ -365,3 +365,72 @@ async def test_fail_closed_is_unavailable() -> None:
         assert not (await blocked.check(identity(), "x")).allowed
     finally:
         await client.aclose()
+
+
+# --------------------------------------------------------------------------- leases
+
+
+def _count_redis_calls(limiter: RateLimiter) -> list[int]:
+    """Record the `most` units of every script call the limiter makes."""
+    asked: list[int] = []
+    run = limiter._run
+
+    async def counted(key: str, interval: int, period: int, cost: int, most: int | None = None) -> list[int]:
+        asked.append(most or cost)
+        return await run(key, interval, period, cost, most)
+
+    limiter._run = counted  # type: ignore[method-assign]
+    return asked
+
+
+async def test_leases_keep_the_exact_burst_with_a_fraction_of_the_round_trips(make_limiter) -> None:
+    limiter = make_limiter(lease_max=16)
+    asked = _count_redis_calls(limiter)
+    who = identity()
+    decisions = [await limiter.check(who, "admin") for _ in range(600)]
+    assert all(d.allowed for d in decisions)
+    assert not (await limiter.check(who, "admin")).allowed  # exactly the limit, as without leases
+    assert max(asked) == 16  # capped by lease_max (5 % of 600 would be 30)
+    assert len(asked) < 600 / 10  # one round trip per up to 16 calls, after a short ramp
+    assert decisions[0].remaining == 599 and decisions[-1].remaining == 0
+
+
+async def test_leases_never_take_more_than_five_percent_of_a_limit(make_limiter) -> None:
+    limiter = make_limiter(lease_max=16)
+    asked = _count_redis_calls(limiter)
+    who = identity()
+    for _ in range(40):
+        assert (await limiter.check(who, "viewer")).allowed
+    assert max(asked) == 3  # 5 % of 60
+
+
+async def test_replicas_with_leases_never_allow_more_than_the_limit(make_limiter) -> None:
+    replicas = [make_limiter(lease_max=16), make_limiter(lease_max=16)]
+    who = identity()
+
+    async def hammer(limiter: RateLimiter) -> int:
+        allowed = 0
+        for _ in range(150):
+            allowed += (await limiter.check(who, "analyst")).allowed
+            await asyncio.sleep(0)
+        return allowed
+
+    counts = await asyncio.gather(*(hammer(r) for r in replicas))
+    # Never more than the limit; at most one lease per replica (5 % of 120 = 6) left unspent.
+    assert 120 - 2 * 6 <= sum(counts) <= 120
+
+
+async def test_unused_leased_units_lapse_and_the_next_lease_is_smaller(make_limiter, monkeypatch) -> None:
+    monkeypatch.setattr("mcp_server.security.rate_limit.LEASE_TTL_S", 0.2)
+    limiter = make_limiter(lease_max=16)
+    asked = _count_redis_calls(limiter)
+    who = identity()
+    for _ in range(40):  # busy: leases grow to the cap
+        await limiter.check(who, "admin")
+    lease = limiter._leases[who]
+    assert lease.size == 16
+    await asyncio.sleep(0.3)  # whatever is left lapses
+    lapsed_units = lease.units
+    asked.clear()
+    assert (await limiter.check(who, "admin")).allowed
+    assert asked == [8 if lapsed_units else 16]  # units lost: ask for half as many

@@ -290,3 +290,25 @@ def test_middleware_answers_503_for_a_broken_store_too() -> None:
     status, headers, body = asyncio.run(_asgi_call(verify))
     assert status == 503 and headers[b"retry-after"] == b"5"
     assert body["error"]["message"] == "cannot check API keys right now; retry in 5 s"
+
+
+def test_concurrent_requests_with_one_key_share_one_verification(store: FileKeyStore, clock: Clock) -> None:
+    """A busy key whose cache entry expires costs one scrypt, not one per waiting request."""
+    key, record = store.create("ci-bot", "analyst")
+    other, other_record = store.create("other", "viewer")
+    outage = Outage(store)
+
+    async def scenario() -> None:
+        results = await asyncio.gather(*(store.averify(key) for _ in range(50)))
+        assert results == [record.principal] * 50
+        assert outage.calls == 1
+        clock.advance(TTL + 1)  # expired: the next burst verifies again, once
+        mixed = await asyncio.gather(*(store.averify(k) for k in [key, other] * 20))
+        assert mixed == [record.principal, other_record.principal] * 20
+        assert outage.calls == 3
+        outage.down = True  # an outage: every waiter gets the one answer (memory), no flood
+        clock.advance(TTL + 1)
+        assert await asyncio.gather(*(store.averify(key) for _ in range(20))) == [record.principal] * 20
+        assert outage.calls == 4
+
+    asyncio.run(scenario())
