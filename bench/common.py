@@ -95,13 +95,16 @@ def serving(args: list[str], env: dict[str, str], health: str) -> Iterator[subpr
         process.wait(timeout=20)
 
 
-def bench_key(data_dir: str) -> tuple[str, dict[str, str]]:
-    """An admin API key in a file store under `data_dir`, and the env that points a server at it
-    with limits high enough that a benchmark measures the server, not the rate limiter."""
+def bench_key(data_dir: str, role: str = "analyst") -> tuple[str, dict[str, str]]:
+    """An API key in a file store under `data_dir`, and the env that points a server at it with
+    limits high enough that a benchmark measures the server, not the rate limiter.
+
+    Analyst by default, the role agents get; an admin's SQL takes the explicit-transaction
+    path of `mcp_server.query.executor` (it may read raw), one round trip slower."""
     from mcp_server.security.api_keys import FileKeyStore
 
     keys_file = Path(data_dir) / "api_keys.jsonl"
-    key, _ = FileKeyStore(keys_file).create("bench", "admin")
+    key, _ = FileKeyStore(keys_file).create("bench", role)
     env = {
         "TELCOPULSE_API_KEYS_FILE": str(keys_file),
         "TELCOPULSE_RATE_LIMITS": '{"admin": 100000000, "analyst": 100000000, "viewer": 100000000}',

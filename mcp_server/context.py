@@ -22,7 +22,13 @@ from mcp_server.catalog import Manifest, Mart, load_marts
 from mcp_server.dependencies import LOOKUP_TIMEOUT, postgres_connection, quiet_driver_logs
 from mcp_server.errors import Unavailable
 from mcp_server.observability.audit import AuditLog
-from mcp_server.query.executor import ExecutorConnection, ReadOnlyExecutor, pool_reset
+from mcp_server.query.executor import (
+    QUERY_LOCK_TIMEOUT_MS,
+    ExecutorConnection,
+    ReadOnlyExecutor,
+    pool_reset,
+    query_session_settings,
+)
 from mcp_server.security.rate_limit import RateLimiter
 from mcp_server.sessions.store import PostgresArchiver, SessionStore
 from warehouse.db import as_url, warehouse_id
@@ -36,6 +42,7 @@ class AppContext:
     settings: Settings
     pool: asyncpg.Pool
     redis: aioredis.Redis
+    query_pool: asyncpg.Pool
     executor: ReadOnlyExecutor
     cache: QueryCache
     version: DataVersion
@@ -82,20 +89,43 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
     quiet_driver_logs()
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set; the MCP server keeps sessions and caches in Redis.")
+    common = {
+        "connection_class": ExecutorConnection,
+        "reset": pool_reset,
+        "command_timeout": settings.query_timeout_max + 10,
+        "timeout": settings.db_connect_timeout,
+        "max_size": settings.db_pool_max,
+    }
     try:
+        # The server's own work: audit rows, sessions, versions, the catalog, imports.
         pool = await asyncpg.create_pool(
             as_url(database_url),
-            min_size=min(settings.db_pool_min, settings.db_pool_max),
-            max_size=settings.db_pool_max,
+            min_size=min(2, settings.db_pool_min, settings.db_pool_max),
             server_settings=_SERVER_SETTINGS,
-            connection_class=ExecutorConnection,
-            reset=pool_reset,
-            command_timeout=settings.query_timeout_max + 10,
-            timeout=settings.db_connect_timeout,
+            **common,
         )
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise RuntimeError(
             f"cannot connect to the warehouse ({type(exc).__name__}); check DATABASE_URL"
+        ) from exc
+    try:
+        # Agents' SQL: connections that log in as the query role (mcp_server.query.executor).
+        query_pool = await asyncpg.create_pool(
+            as_url(database_url),
+            min_size=min(settings.db_pool_min, settings.db_pool_max),
+            server_settings=query_session_settings(
+                settings.query_role,
+                statement_timeout_s=settings.query_timeout_max,
+                lock_timeout_ms=QUERY_LOCK_TIMEOUT_MS,
+                application_name=_SERVER_SETTINGS["application_name"],
+            ),
+            **common,
+        )
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        await pool.close()
+        raise RuntimeError(
+            f"cannot open query connections as role {settings.query_role} ({type(exc).__name__}); "
+            "run `telcopulse migrate` (it creates the role) and check that the login may use it"
         ) from exc
     cache_prefix = f"telcopulse:qcache:{warehouse_id(database_url)}"
     # A blocking pool: under a burst, callers wait briefly for a connection instead of failing.
@@ -116,13 +146,16 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             settings=settings,
             pool=pool,
             redis=redis,
+            query_pool=query_pool,
             executor=ReadOnlyExecutor(
                 pool,
+                query_pool=query_pool,
                 role=settings.query_role,
                 readable_schemas=settings.query_schemas,
                 max_rows=settings.query_max_rows,
                 max_bytes=settings.query_max_bytes,
                 acquire_timeout=settings.db_pool_acquire_timeout,
+                lock_timeout_ms=QUERY_LOCK_TIMEOUT_MS,
             ),
             cache=QueryCache(redis, ttl_seconds=settings.query_cache_ttl, prefix=cache_prefix),
             version=DataVersion(pool, acquire_timeout=settings.db_pool_acquire_timeout),
@@ -142,6 +175,7 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
     finally:
         await redis.aclose()
         await redis.connection_pool.disconnect()
+        await query_pool.close()
         await pool.close()
 
 

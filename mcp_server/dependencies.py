@@ -13,6 +13,7 @@ lines, not one per call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -32,6 +33,7 @@ RETRY_SECONDS = 5
 # Bound on the server's own small lookups (data version, live catalog); agents' queries
 # carry their own statement timeout.
 LOOKUP_TIMEOUT = 15.0
+RELEASE_TIMEOUT_S = 5.0  # resetting a connection for the pool; beyond it, it is closed
 
 
 class DependencyHealth:
@@ -164,19 +166,31 @@ def _pool_exhausted(pool: asyncpg.Pool) -> bool:
 
 @asynccontextmanager
 async def postgres_connection(
-    pool: asyncpg.Pool, *, acquire_timeout: float, timeouts_mean_down: bool = False
+    pool: asyncpg.Pool,
+    *,
+    acquire_timeout: float,
+    timeouts_mean_down: bool = False,
+    release_in_background: bool = False,
 ) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection, with PostgreSQL outages and pool exhaustion named `Unavailable`.
 
     Waiting for a connection is bounded by `acquire_timeout`. Errors about the query pass
     through unchanged; a `TimeoutError` raised inside the block is the caller's statement
     timeout unless `timeouts_mean_down` (the server's own lookups, which should be instant).
+    `release_in_background`: the pool's reset (a round trip) runs after the caller has its
+    answer, not before; the connection is back in the pool a moment later.
     """
     acquired = False
     try:
-        async with pool.acquire(timeout=acquire_timeout) as conn:
-            acquired = True
+        conn = await pool.acquire(timeout=acquire_timeout)
+        acquired = True
+        try:
             yield conn
+        finally:
+            if release_in_background:
+                _release_soon(pool, conn)
+            else:
+                await _release(pool, conn)
     except TimeoutError:
         if acquired and not timeouts_mean_down:
             POSTGRES.succeeded()  # it answered; the statement was just slow
@@ -198,6 +212,28 @@ async def postgres_connection(
     else:
         POSTGRES.succeeded()
         POSTGRES_POOL.succeeded()
+
+
+_RELEASING: set[asyncio.Future[None]] = set()  # strong references until each release ends
+
+
+async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Give `conn` back within `RELEASE_TIMEOUT_S`, or let asyncpg close it; never fail the call.
+
+    Without a bound, a release after a timed-out statement waits for the cancel request and
+    the reset query as long as PostgreSQL takes: forever if it is frozen (SIGSTOP, a hung host).
+    """
+    try:
+        await pool.release(conn, timeout=RELEASE_TIMEOUT_S)
+    except Exception as exc:  # asyncpg has terminated the connection; the pool opens a new one
+        logger.debug("a pooled connection could not be reset in time and was closed (%s)", type(exc).__name__)
+
+
+def _release_soon(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """`_release` from a task of its own, so the caller has its answer first."""
+    releasing = asyncio.ensure_future(_release(pool, conn))
+    _RELEASING.add(releasing)
+    releasing.add_done_callback(_RELEASING.discard)
 
 
 class _PoolFloorFilter(logging.Filter):

@@ -106,8 +106,14 @@ class Settings(BaseSettings):
         "to two connections: the default leaves room for 200 agents with margin; lower it when "
         "clients connect directly.",
     )
-    db_pool_min: int = Field(default=5, ge=1, description="asyncpg pool minimum connections.")
-    db_pool_max: int = Field(default=20, ge=1, description="asyncpg pool maximum connections.")
+    db_pool_min: int = Field(
+        default=5,
+        ge=1,
+        description="Connections kept open in the pool for agents' SQL (the server's own: 2).",
+    )
+    db_pool_max: int = Field(
+        default=20, ge=1, description="Connections per pool at most (two pools per server process)."
+    )
     db_connect_timeout: float = Field(
         default=5.0, gt=0, description="Seconds to open one PostgreSQL connection before giving up."
     )

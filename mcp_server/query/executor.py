@@ -7,11 +7,21 @@ extended protocol: one statement per call, so `COMMIT; ...` cannot escape the
 transaction. A page is fetched with LIMIT n+1 around the query, which both bounds
 the work and tells whether more rows exist.
 
-Round trips per query (measured with `bench/profile_mcp.py`): one for the transaction
-set-up, one to execute, one to end it. The statement is prepared through the connection's
-statement cache (a repeated query skips Parse/Describe and the later Close), and the end
-of the transaction also runs the pool's reset query, so the pool does not spend another
-round trip on it when the connection comes back (`ExecutorConnection`, `pool_reset`).
+Two ways to that guarantee, chosen per call (round trips measured with bench/profile_mcp.py):
+
+* the query pool (`query_session_settings`), for the query role: its connections *log in*
+  as the query role (a `role` startup parameter, which `RESET ROLE` and `RESET ALL` return
+  to), with read-only transactions, the lock timeout and a statement-timeout ceiling
+  (`query_timeout_max`) as session defaults. A query is one round trip: each statement
+  is its own read-only transaction, and the call's own timeout is enforced by asyncpg,
+  which cancels the statement on the server when it expires. The pool's reset runs after
+  the answer (`release_in_background`).
+* an explicit transaction (`BEGIN READ ONLY; SET LOCAL ROLE ...`, then `ROLLBACK` with the
+  pool's reset query in the same round trip): for another role (admins read raw) and
+  where there is no query pool.
+
+Statements are prepared through the connection's statement cache (a repeated query skips
+Parse/Describe and the later Close).
 """
 
 from __future__ import annotations
@@ -84,14 +94,35 @@ async def pool_reset(conn: asyncpg.Connection) -> None:
         await conn.execute(reset_query)
 
 
-async def _prepare_cached(conn: asyncpg.Connection, sql: str) -> Any:
+async def _prepare_cached(conn: asyncpg.Connection, sql: str, timeout: float) -> Any:
     """A prepared statement from the connection's statement cache.
 
     `Connection.prepare` always prepares anew (a Parse/Describe round trip, then a Close);
     the cached form is what `fetch` uses internally, reached through asyncpg's `_prepare`
     (asyncpg is pinned; tests/integration/test_executor_statement_cache.py guards the call).
     """
-    return await conn._prepare(sql, use_cache=True)
+    return await conn._prepare(sql, timeout=timeout, use_cache=True)
+
+
+QUERY_LOCK_TIMEOUT_MS = 5_000  # a query waits at most this long for a lock
+
+
+def query_session_settings(
+    role: str, *, statement_timeout_s: float, lock_timeout_ms: int, application_name: str
+) -> dict[str, str]:
+    """Startup parameters of the query pool's connections: the query role, read-only, bounded.
+
+    `statement_timeout_s` is the ceiling (no call may ask for more); a call's shorter
+    timeout is enforced per statement by the executor.
+    """
+    return {
+        "application_name": application_name,
+        "role": role,
+        "default_transaction_read_only": "on",
+        "statement_timeout": str(max(1, int(statement_timeout_s * 1000))),
+        "lock_timeout": str(lock_timeout_ms),
+        "idle_in_transaction_session_timeout": "60000",
+    }
 
 
 class _StaleStatement(Exception):
@@ -107,10 +138,15 @@ class ReadOnlyExecutor:
         readable_schemas: list[str],
         max_rows: int,
         max_bytes: int,
-        lock_timeout_ms: int = 5_000,
+        lock_timeout_ms: int = QUERY_LOCK_TIMEOUT_MS,
         acquire_timeout: float = 5.0,
+        query_pool: asyncpg.Pool | None = None,
     ) -> None:
+        """`pool`: the server's own connections (side connections that cancel statements,
+        and the explicit-transaction path). `query_pool`: connections opened with
+        `query_session_settings(role, ...)`; without one, every query takes a transaction."""
         self._pool = pool
+        self._query_pool = query_pool
         self._role = role
         self._readable = ", ".join(readable_schemas)
         self._max_rows = max_rows
@@ -122,18 +158,47 @@ class ReadOnlyExecutor:
     def max_rows(self) -> int:
         return self._max_rows
 
+    def _in_session(self, role: str | None) -> bool:
+        """Whether a query runs on the query pool as it is (one round trip), not in a transaction."""
+        return self._query_pool is not None and role is None
+
+    @asynccontextmanager
+    async def _stopped_when_abandoned(self, conn: asyncpg.Connection) -> AsyncIterator[None]:
+        """The caller left (client disconnect, notifications/cancelled): stop the statement now,
+        not at its timeout; asyncpg's own cancel request is lost if it reaches PostgreSQL while
+        the statement is being read. The side connection comes from the server's own pool."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not conn.is_closed():
+                await cancel_backend_until_idle(self._pool, conn.get_server_pid())
+            raise
+
     @asynccontextmanager
     async def _read_only(
         self, timeout_s: float, role: str | None = None
     ) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection inside a read-only transaction as the query role; errors named.
+        """A pooled connection that can only read, as the query role; errors named.
 
         Outages and a full pool come out of `postgres_connection` as `Unavailable`; what is
         left is about the query (a `TimeoutError` here is the statement's own).
         """
         timeout_ms = max(1, int(timeout_s * 1000))
+        in_session = self._in_session(role)
         try:
-            async with postgres_connection(self._pool, acquire_timeout=self._acquire_timeout) as conn:
+            if in_session:
+                assert self._query_pool is not None
+                async with (
+                    postgres_connection(
+                        self._query_pool, acquire_timeout=self._acquire_timeout, release_in_background=True
+                    ) as conn,
+                    self._stopped_when_abandoned(conn),
+                ):
+                    yield conn
+                return
+            async with postgres_connection(
+                self._query_pool or self._pool, acquire_timeout=self._acquire_timeout
+            ) as conn:
                 # Our own fixed text in one round trip (simple protocol is fine for it); every
                 # setting ends with the transaction, which is rolled back: nothing is kept.
                 await conn.execute(
@@ -141,17 +206,12 @@ class ReadOnlyExecutor:
                     f'SET LOCAL ROLE "{role or self._role}"; '
                     f"SET LOCAL statement_timeout = {timeout_ms}; "
                     f"SET LOCAL lock_timeout = {min(self._lock_timeout_ms, timeout_ms)}; "
-                    "SET LOCAL idle_in_transaction_session_timeout = 60000"
+                    "SET LOCAL idle_in_transaction_session_timeout = 60000",
+                    timeout=timeout_s,
                 )
                 try:
-                    yield conn
-                except asyncio.CancelledError:
-                    # The caller left (client disconnect, notifications/cancelled): make sure
-                    # the statement stops now, not at its timeout; asyncpg's own cancel
-                    # request is lost if it reaches PostgreSQL while the statement is being read.
-                    if not conn.is_closed():
-                        await cancel_backend_until_idle(self._pool, conn.get_server_pid())
-                    raise
+                    async with self._stopped_when_abandoned(conn):
+                        yield conn
                 finally:
                     if not conn.is_closed():
                         # Shielded: a cancelled caller's ROLLBACK would otherwise be cut short
@@ -175,6 +235,11 @@ class ReadOnlyExecutor:
                 hint="filter earlier (WHERE on the time column), aggregate in SQL, or raise `timeout`",
             ) from None
         except TimeoutError:
+            if in_session:  # asyncpg enforced the call's timeout and cancelled the statement
+                raise QueryTimeout(
+                    f"the query ran longer than its {timeout_s:g} s timeout and was cancelled",
+                    hint="filter earlier (WHERE on the time column), aggregate in SQL, or raise `timeout`",
+                ) from None
             raise QueryTimeout(f"no answer within {timeout_s:g} s; the query was abandoned") from None
         except asyncpg.ReadOnlySQLTransactionError:
             raise QueryError("the query tried to change data; only reads are allowed") from None
@@ -209,9 +274,13 @@ class ReadOnlyExecutor:
                 async with self._read_only(timeout_s, role) as conn:
                     if attempt == 2:  # forget every cached statement of the pool's connections
                         await conn.reload_schema_state()
-                    statement = await _prepare_cached(conn, sql)
+                    # The call's timeout covers preparing too (a frozen server answers neither);
+                    # in a transaction statement_timeout enforces it, and this is a backstop.
+                    loop = asyncio.get_running_loop()
+                    deadline = loop.time() + (timeout_s if self._in_session(role) else timeout_s + 5)
+                    statement = await _prepare_cached(conn, sql, timeout=max(0.001, deadline - loop.time()))
                     bound = coerce_arguments([t.name for t in statement.get_parameters()], list(args))
-                    records = await statement.fetch(*bound, timeout=timeout_s + 5)
+                    records = await statement.fetch(*bound, timeout=max(0.001, deadline - loop.time()))
                     return records, statement.get_attributes()
             except _StaleStatement:
                 if attempt == 2:

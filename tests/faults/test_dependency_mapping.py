@@ -125,7 +125,13 @@ class _Pool:
             async def __aexit__(self, *exc):
                 return await self._cm.__aexit__(*exc)
 
+            def __await__(self):  # `await pool.acquire()`, as asyncpg allows too
+                return self.__aenter__().__await__()
+
         return _Acquire()
+
+    async def release(self, conn: object, *, timeout: float | None = None) -> None:
+        pass
 
     def get_max_size(self) -> int:
         return 3

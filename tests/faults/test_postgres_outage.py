@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import subprocess
 import time
 
+import psutil
 import psycopg
 import pytest
 from mcp import Client
@@ -26,7 +28,7 @@ from tests.faults.conftest import (
     run_blocking,
 )
 from tests.integration.mcp_helpers import error_text, structured
-from tests.private_services import as_pg_user, pg_bin
+from tests.private_services import PrivatePostgres, as_pg_user, pg_bin
 
 pytestmark = [
     pytest.mark.integration,
@@ -134,7 +136,9 @@ async def test_a_full_pool_is_named_and_frees_up(make_server) -> None:
         structured(await call(client, "query_database", fresh_select()))
         app = server.shared.peek()
         assert app is not None
-        held = await app.pool.acquire()  # the only connection, busy elsewhere
+        # The only connection of each pool (agents' queries; the server's own lookups), busy elsewhere.
+        held = await app.pool.acquire()
+        held_query = await app.query_pool.acquire()
         try:
             text = assert_unavailable(
                 await call(client, "query_database", fresh_select()), "all 1 database connections are busy"
@@ -142,6 +146,7 @@ async def test_a_full_pool_is_named_and_frees_up(make_server) -> None:
             assert "waited 1 s" in text and "120" not in text, text
             assert_unavailable(await call(client, "list_marts"), "connections are busy")
         finally:
+            await app.query_pool.release(held_query)
             await app.pool.release(held)
         structured(await call(client, "query_database", fresh_select()))
 
@@ -190,3 +195,49 @@ async def test_an_outage_logs_a_few_lines_without_tracebacks(make_server, privat
             and (r.exc_info or r.name != "mcp_server.dependencies")
         ]
         assert not noisy, [(r.name, r.getMessage()) for r in noisy]
+
+
+def _postgres_processes(pg: PrivatePostgres) -> list[psutil.Process]:
+    """The postmaster and every process it started (backends, checkpointer, WAL writer...)."""
+    postmaster = psutil.Process(pg.pid)
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+async def test_a_frozen_postgres_answers_in_bounded_time_and_redis_tools_keep_working(
+    make_server, private_pg
+) -> None:
+    """SIGSTOP on every PostgreSQL process (a hung host, a stalled disk): nothing hangs forever."""
+    server = make_server()
+    async with Client(server) as client:
+        structured(await call(client, "query_database", fresh_select()))
+        created = await call(client, "session_create", {"data_source": "warehouse", "access_level": "write"})
+        session = structured(created)["session_id"]
+        processes = _postgres_processes(private_pg)
+        for process in reversed(processes):  # backends first, so none is left running alone
+            process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            for tool, arguments in [
+                ("query_database", {**fresh_select(), "timeout": 2}),
+                ("list_marts", {}),
+                ("query_mart", {"mart": "fct_arpu_monthly"}),
+            ]:
+                result = await call(client, tool, arguments)  # fails the test if it takes > 30 s
+                text = error_text(result)
+                assert result.is_error, text
+                assert text.startswith(("Unavailable: ", "TimeoutError: ")), text
+                assert INCIDENT not in text, text
+            assert time.monotonic() - started < ANSWER_WITHIN
+            # Redis-only tools keep answering while PostgreSQL is frozen (their audit rows wait).
+            saved = await call(
+                client, "session_update", {"session_id": session, "key": "k", "value": {"a": 1}}
+            )
+            assert not saved.is_error, error_text(saved)
+            got = structured(await call(client, "session_read", {"session_id": session, "key": "k"}))
+            assert got["value"] == {"a": 1}
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGCONT)
+        result = await eventually_ok(lambda: call(client, "query_database", fresh_select()))
+        assert structured(result)["row_count"] == 1
+        structured(await eventually_ok(lambda: call(client, "list_marts")))

@@ -10,14 +10,15 @@ comes back to the pool as reset as ever, for every other user of the pool too.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
-from mcp_server.errors import QueryError
-from mcp_server.query.executor import ExecutorConnection, ReadOnlyExecutor, pool_reset
+from mcp_server.errors import QueryError, QueryTimeout
+from mcp_server.query.executor import ExecutorConnection, ReadOnlyExecutor, pool_reset, query_session_settings
 from warehouse.db import as_url, connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -31,6 +32,8 @@ async def pool(empty_database_url: str) -> AsyncIterator[asyncpg.Pool]:
         conn.execute("CREATE TABLE marts.t (id int PRIMARY KEY, label text)")
         conn.execute("INSERT INTO marts.t VALUES (1, 'one'), (2, 'two')")
         conn.execute("CREATE TABLE raw.secret_t (x int)")
+        conn.execute("CREATE SEQUENCE marts.s")
+        conn.execute("GRANT USAGE, UPDATE ON SEQUENCE marts.s TO telcopulse_query")
     pool = await asyncpg.create_pool(
         as_url(empty_database_url),
         min_size=1,
@@ -105,3 +108,69 @@ async def test_connections_come_back_reset_for_every_user_of_the_pool(pool: asyn
         await conn.execute("SET statement_timeout = 1234")  # another user leaves a setting behind
     async with pool.acquire() as conn:  # the pool's own reset still runs for that user
         assert await conn.fetchval("SHOW statement_timeout") == "0"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session_executor(pool: asyncpg.Pool, empty_database_url: str) -> AsyncIterator[ReadOnlyExecutor]:
+    """The server's layout: its own pool plus a query pool that logs in as the query role."""
+    query_pool = await asyncpg.create_pool(
+        as_url(empty_database_url),
+        min_size=1,
+        max_size=2,
+        connection_class=ExecutorConnection,
+        reset=pool_reset,
+        server_settings=query_session_settings(
+            "telcopulse_query", statement_timeout_s=120, lock_timeout_ms=5000, application_name="tp-test"
+        ),
+    )
+    try:
+        yield ReadOnlyExecutor(
+            pool,
+            query_pool=query_pool,
+            role="telcopulse_query",
+            readable_schemas=["marts"],
+            max_rows=100,
+            max_bytes=1_000_000,
+        )
+    finally:
+        await query_pool.close()
+
+
+async def test_query_pool_sessions_read_as_the_query_role_and_only_read(session_executor) -> None:
+    who = "SELECT current_user AS u, current_setting('transaction_read_only') AS ro"
+    for _ in range(3):  # and again after the pool's reset (RESET ALL, RESET ROLE keep the login role)
+        page = await session_executor.fetch_page(who, (), timeout_s=30, offset=0, limit=10)
+        assert page.rows == [{"u": "telcopulse_query", "ro": "on"}]
+    page = await session_executor.fetch_page(SQL, (), timeout_s=30, offset=0, limit=10)
+    assert page.rows == [{"id": 1, "label": "one"}, {"id": 2, "label": "two"}]
+    with pytest.raises(QueryError, match="permission denied"):
+        await session_executor.fetch_page("SELECT x FROM raw.secret_t", (), timeout_s=30, offset=0, limit=10)
+    with pytest.raises(QueryError, match="only reads are allowed"):
+        await session_executor.fetch_page(
+            "SELECT nextval('marts.s') AS n",
+            (),
+            timeout_s=30,
+            offset=0,
+            limit=1,
+        )
+    admin = await session_executor.fetch_page(
+        "SELECT x FROM raw.secret_t", (), timeout_s=30, offset=0, limit=10, role="telcopulse_query_admin"
+    )
+    assert admin.rows == []  # another role: the explicit-transaction path, on the same connections
+
+
+async def test_a_call_timeout_in_a_session_cancels_the_statement(
+    session_executor, pool: asyncpg.Pool
+) -> None:
+    heavy = "SELECT count(*) AS n FROM generate_series(1, 100000000) a CROSS JOIN generate_series(1, 100) b"
+    with pytest.raises(QueryTimeout, match="ran longer than its 1 s timeout and was cancelled"):
+        await session_executor.fetch_page(heavy, (), timeout_s=1, offset=0, limit=1)
+    for _ in range(40):  # the statement stops on the server too, not at the 120 s ceiling
+        async with pool.acquire() as conn:
+            running = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%generate_series(1, 100000000)%' AND pid <> pg_backend_pid()"
+            )
+        if running == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert running == 0
