@@ -29,6 +29,7 @@ from analyses._frame import (
 from analyses._json import records
 from analyses._stats import cohens_d, format_p, magnitude, significance_words
 from analyses.results import AnalysisError, AnalysisResult, ComputedOn, StatTest
+from analyses.steps import checkpoint
 
 MONTHLY_REQUIRED = ("month", "revenue", "active_customers")
 MONEY = ("revenue", "arpu", "mean", "median", "std", "avg_transaction", "difference")
@@ -88,6 +89,7 @@ def arpu(
     data["revenue"] = numeric_column(monthly, "revenue", "monthly").to_numpy()
     data["active_customers"] = numeric_column(monthly, "active_customers", "monthly").to_numpy()
     for column in segment_by:
+        checkpoint()
         data[column] = segment_labels(monthly[column]).to_numpy()
     has_service = "service_type" in monthly.columns
     if has_service:

@@ -30,6 +30,7 @@ from analyses._frame import (
 from analyses._json import records
 from analyses._stats import chi_square_independence, format_p, significance_words, wilson_interval
 from analyses.results import AnalysisError, AnalysisResult, ComputedOn, StatTest
+from analyses.steps import checkpoint
 
 DEFAULT_SEGMENTS = ("account_type", "location", "gender", "age_band")
 MAX_CATEGORIES = 50
@@ -111,6 +112,7 @@ def churn_rate(
     segments = list(segment_by) if explicit else [c for c in DEFAULT_SEGMENTS if c in customers.columns]
     segment_frames: list[pd.DataFrame] = []
     for column in segments:
+        checkpoint()
         labels, note = _segment_series(customers[column], column)
         n_categories = labels.nunique()
         if n_categories > MAX_CATEGORIES:
@@ -410,6 +412,7 @@ def _cohort_retention(
     rows: list[dict[str, Any]] = []
     frame = pd.DataFrame({"cohort": cohort[valid], "offset": churn_offset[valid]})
     for month, group in frame.groupby("cohort", sort=True):
+        checkpoint()
         horizon = end_index - (month.year * 12 + month.month)
         if horizon < 0:
             continue

@@ -30,6 +30,7 @@ from analyses._frame import (
 )
 from analyses._json import records
 from analyses.results import AnalysisError, AnalysisResult, ComputedOn
+from analyses.steps import checkpoint
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -179,6 +180,7 @@ def drivers(
         pywarnings.simplefilter("ignore", ConvergenceWarning)
         pywarnings.simplefilter("ignore", UserWarning)
         for name, model in models.items():
+            checkpoint()
             scores[name] = cross_val_score(model, x, y, cv=folds, scoring="roc_auc", n_jobs=1)
     model_table = pd.DataFrame(
         [

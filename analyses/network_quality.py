@@ -38,6 +38,7 @@ from analyses._stats import (
     z_value,
 )
 from analyses.results import AnalysisError, AnalysisResult, ComputedOn, StatTest
+from analyses.steps import checkpoint
 
 RAW_SCORE = "network_quality_score"
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -119,6 +120,7 @@ def network_quality(
             )
     stamps = data["event_date"].copy() if "event_date" in data.columns else None
     for column in [*segments, *CELL_DIMENSIONS]:
+        checkpoint()
         if column in data.columns and column != "event_hour":
             data[column] = segment_labels(data[column]).to_numpy()
     if data["events"].sum() <= 0:
@@ -147,6 +149,7 @@ def network_quality(
 
     tests: list[StatTest] = []
     for column in segments:
+        checkpoint()
         counts = data.groupby(column)[["poor_events", "events"]].sum()
         crosstab = pd.DataFrame(
             {"poor": counts["poor_events"], "not_poor": counts["events"] - counts["poor_events"]}

@@ -22,6 +22,7 @@ from analyses.correlation import correlation
 from analyses.drivers import drivers
 from analyses.network_quality import network_quality
 from analyses.results import AnalysisError, AnalysisResult
+from analyses.steps import checkpoint
 
 
 class FrameSpec(BaseModel):
@@ -325,6 +326,7 @@ def run_analysis(
             f"{analysis_type} needs the input table '{primary}': {accepted[primary].description}"
         )
     optional = {name: frame for name, frame in frames.items() if name != primary and frame is not None}
+    checkpoint()
     return spec.function(frames[primary], **optional, **checked)
 
 

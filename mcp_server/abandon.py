@@ -17,7 +17,8 @@ Cancellation reaches the database through asyncpg: a cancelled `fetch` sends Pos
 CancelRequest on a side connection at once, and `Pool.release` (shielded) rolls the
 connection back and returns it to the pool. Work in a worker thread (`asyncio.to_thread`)
 cannot be interrupted: the awaiting coroutine stops, so no further step (next query,
-result insert) runs, and the thread's current step finishes with its result dropped.
+result insert) runs, and an analysis is told to stop (`analyses.steps`): it ends at its
+next checkpoint (between segments, cohorts, models) instead of computing a dropped result.
 """
 
 from __future__ import annotations

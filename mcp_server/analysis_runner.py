@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,8 @@ from redis.exceptions import RedisError
 
 from analyses.charts import ChartError, to_frame
 from analyses.registry import run_analysis
-from analyses.results import AnalysisError
+from analyses.results import AnalysisError, AnalysisResult
+from analyses.steps import stoppable
 from mcp_server.context import AppContext
 from mcp_server.dependencies import REDIS, redis_outage
 from mcp_server.errors import InputValidationError, NoData
@@ -174,10 +176,7 @@ async def analyze(
         frames = await _load_mart(app, analysis_type, data_source)
 
     started = time.perf_counter()
-    try:
-        result = await asyncio.to_thread(run_analysis, analysis_type, frames, parameters)
-    except AnalysisError as exc:
-        raise InputValidationError(str(exc)) from None
+    result = await _computed(analysis_type, frames, parameters)
     payload = result.model_dump(mode="json")
     row_count = len(next(iter(frames.values())))
     answer = AnalysisAnswer(payload, row_count, dt.datetime.now(dt.UTC).isoformat(), False, version)
@@ -193,3 +192,23 @@ async def analyze(
             )
         await _remember(app, cache_key, answer)
     return answer
+
+
+async def _computed(
+    analysis_type: str, frames: dict[str, pd.DataFrame], parameters: dict[str, Any]
+) -> AnalysisResult:
+    """`run_analysis` in a worker thread that stops at its next step if this call is cancelled.
+
+    The thread cannot be interrupted; when the awaiting call is cancelled (client gone,
+    notifications/cancelled), the analysis sees the stop at its next `checkpoint()` and
+    ends instead of computing a result nobody reads.
+    """
+    stop = threading.Event()
+    try:
+        with stoppable(stop):  # to_thread copies this context, and the event with it
+            return await asyncio.to_thread(run_analysis, analysis_type, frames, parameters)
+    except AnalysisError as exc:
+        raise InputValidationError(str(exc)) from None
+    except asyncio.CancelledError:
+        stop.set()
+        raise
