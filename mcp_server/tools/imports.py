@@ -17,6 +17,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
 from mcp_server.context import app_context
+from mcp_server.dependencies import LOOKUP_TIMEOUT
 from mcp_server.errors import NotFound
 from mcp_server.tools.common import READ_ONLY
 
@@ -128,13 +129,15 @@ def register(server: MCPServer) -> None:
         ] = None,
     ) -> ImportList:
         app = app_context(ctx)
-        if import_id is None:
-            rows = await app.pool.fetch(_RECENT_SQL, limit)
-            return ImportList(imports=[ImportInfo(**dict(row)) for row in rows])
-        row = await app.pool.fetchrow(_ONE_SQL, import_id)
+        # A bounded wait for a connection, outages named (the pool's own fetch waits forever).
+        async with app.postgres(lookup=True) as conn:
+            if import_id is None:
+                rows = await conn.fetch(_RECENT_SQL, limit, timeout=LOOKUP_TIMEOUT)
+                return ImportList(imports=[ImportInfo(**dict(row)) for row in rows])
+            row = await conn.fetchrow(_ONE_SQL, import_id, timeout=LOOKUP_TIMEOUT)
+            rejects = [] if row is None else await conn.fetch(_REJECTS_SQL, import_id, timeout=LOOKUP_TIMEOUT)
         if row is None:
             raise NotFound(
                 f"no import {import_id}", hint="call list_imports without import_id to see recent imports"
             )
-        rejects = await app.pool.fetch(_REJECTS_SQL, import_id)
         return ImportList(imports=[ImportInfo(**dict(row))], rejects=_groups(rejects))
