@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from typing import Any
 
 import asyncpg
@@ -66,7 +67,60 @@ class DataVersion:
         self._value = None
 
 
+LOCAL_TTL_S = 5.0  # how long a replica may answer from its own memory after Redis's answer
+
+
+class _LocalTier:
+    """Results this process stored or fetched recently: a hit costs no Redis round trip.
+
+    Bounded by bytes (the JSON size of each result) and by age (`LOCAL_TTL_S`); least
+    recently used entries go first. Keys carry the data version, so a refresh makes
+    entries unreachable here exactly as in Redis.
+    """
+
+    def __init__(self, max_bytes: int, ttl_s: float = LOCAL_TTL_S) -> None:
+        self.max_bytes = max_bytes
+        self.ttl_s = ttl_s
+        self._entries: OrderedDict[str, tuple[float, dict[str, Any], int]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: str, value: dict[str, Any], size: int) -> None:
+        if size > self.max_bytes // 4:  # one large page must not flush everything else
+            return
+        if key in self._entries:
+            self._drop(key)
+        self._entries[key] = (time.monotonic() + self.ttl_s, value, size)
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
+
+    def _drop(self, key: str) -> None:
+        _, _, size = self._entries.pop(key)
+        self._bytes -= size
+
+
 class QueryCache:
+    """Results in Redis (shared by replicas, `ttl_seconds`), fronted by a small in-process tier.
+
+    The local tier (`local_max_bytes`, 0 turns it off) answers a repeated query without a
+    Redis round trip for up to `LOCAL_TTL_S`; `cache_clear` empties it in the process that
+    runs it, so other replicas may serve a cleared result for at most that long.
+    """
+
     def __init__(
         self,
         redis: aioredis.Redis,
@@ -74,19 +128,30 @@ class QueryCache:
         ttl_seconds: int,
         prefix: str = "telcopulse:qcache",
         retry_after: float = 2.0,
+        local_max_bytes: int = 0,
     ) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
         self._prefix = prefix
         self._retry_after = retry_after
         self._skip_until = 0.0
+        self._local = _LocalTier(local_max_bytes) if local_max_bytes > 0 else None
 
     @property
     def enabled(self) -> bool:
         return self._ttl > 0
 
+    @property
+    def pattern(self) -> str:
+        """Redis key pattern of every entry of this warehouse (for `cache_clear`)."""
+        return f"{self._prefix}:*"
+
     def key(self, version: str, *parts: object) -> str:
         return ":".join([self._prefix, version, *(str(p) for p in parts)])
+
+    def clear_local(self) -> None:
+        if self._local is not None:
+            self._local.clear()
 
     def _usable(self) -> bool:
         return self.enabled and time.monotonic() >= self._skip_until
@@ -96,6 +161,10 @@ class QueryCache:
         self._skip_until = time.monotonic() + self._retry_after
 
     async def get(self, key: str) -> dict[str, Any] | None:
+        if not self.enabled:
+            return None
+        if self._local is not None and (hit := self._local.get(key)) is not None:
+            return hit
         if not self._usable():
             return None
         try:
@@ -104,13 +173,23 @@ class QueryCache:
             self._failed(exc)
             return None
         REDIS.succeeded()
-        return None if raw is None else json.loads(raw)
+        if raw is None:
+            return None
+        value = json.loads(raw)
+        if self._local is not None:
+            self._local.put(key, value, len(raw))
+        return value
 
     async def put(self, key: str, value: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        raw = json.dumps(value, separators=(",", ":"))
+        if self._local is not None:
+            self._local.put(key, value, len(raw))
         if not self._usable():
             return
         try:
-            await self._redis.set(key, json.dumps(value, separators=(",", ":")), ex=self._ttl)
+            await self._redis.set(key, raw, ex=self._ttl)
         except RedisError as exc:
             self._failed(exc)
             return

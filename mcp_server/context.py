@@ -157,7 +157,12 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
                 acquire_timeout=settings.db_pool_acquire_timeout,
                 lock_timeout_ms=QUERY_LOCK_TIMEOUT_MS,
             ),
-            cache=QueryCache(redis, ttl_seconds=settings.query_cache_ttl, prefix=cache_prefix),
+            cache=QueryCache(
+                redis,
+                ttl_seconds=settings.query_cache_ttl,
+                prefix=cache_prefix,
+                local_max_bytes=settings.query_cache_local_mb * 2**20,
+            ),
             version=DataVersion(pool, acquire_timeout=settings.db_pool_acquire_timeout),
             sessions=SessionStore.from_settings(redis, settings),
             archiver=PostgresArchiver(pool),

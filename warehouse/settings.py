@@ -152,6 +152,12 @@ class Settings(BaseSettings):
         default=256 * 1024, ge=1024, description="Serialized result bytes per page at most (JSON)."
     )
     query_cache_ttl: int = Field(default=300, ge=0, description="Query-result cache TTL (s); 0 disables.")
+    query_cache_local_mb: int = Field(
+        default=32,
+        ge=0,
+        description="MiB of recent cached results each server process keeps in memory in front of Redis "
+        "(answered without a Redis round trip for up to 5 s); 0 turns it off.",
+    )
     session_default_ttl: int = Field(default=3600, ge=1, description="Session TTL (s) when none is given.")
     session_max_ttl: int = Field(default=7 * 86400, ge=1, description="Longest session TTL (s) allowed.")
     fernet_keys: SecretStr | None = Field(

@@ -44,7 +44,8 @@ def register(server: MCPServer) -> None:
         wid = warehouse_id(app.settings.require_database_url())
         patterns = []
         if scope in ("queries", "all"):
-            patterns.append(f"telcopulse:qcache:{wid}:*")
+            patterns.append(app.cache.pattern)
+            app.cache.clear_local()  # this process's copies; other replicas' lapse within seconds
         if scope in ("analyses", "all"):
             patterns.append(f"telcopulse:analysis:{wid}:*")
         deleted = 0
