@@ -197,6 +197,10 @@ class AuditLog:
 
     async def record(self, event: AuditEvent) -> None:
         """Queue `event`; returns at once and never raises (auditing must not fail a tool call)."""
+        self.record_nowait(event)
+
+    def record_nowait(self, event: AuditEvent) -> None:
+        """`record` for code outside a coroutine (a loop callback)."""
         try:
             if self._closed:
                 self.dropped += 1

@@ -319,18 +319,11 @@ class ReadOnlyExecutor:
         converters = row_converters([c.type for c in columns])
         names = [c.name for c in columns]
         has_more = len(records) > limit
-        rows: list[dict[str, Any]] = []
-        size = 2
-        truncated_by_bytes = False
-        for record in records[:limit]:
-            row = {
-                name: convert(value) for name, convert, value in zip(names, converters, record, strict=True)
-            }
-            size += len(json.dumps(row, separators=(",", ":"), default=str)) + 1
-            if size > self._max_bytes and rows:
-                truncated_by_bytes = True
-                break
-            rows.append(row)
+        converted = [
+            {name: convert(value) for name, convert, value in zip(names, converters, record, strict=True)}
+            for record in records[:limit]
+        ]
+        rows, truncated_by_bytes = _within_bytes(converted, self._max_bytes)
         more = has_more or truncated_by_bytes
         return Page(
             columns=columns,
@@ -339,6 +332,22 @@ class ReadOnlyExecutor:
             truncated_by_bytes=truncated_by_bytes,
             next_offset=offset + len(rows) if more else None,
         )
+
+
+def _within_bytes(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str, Any]], bool]:
+    """The leading rows whose JSON fits in `max_bytes` (at least one), and whether any were cut.
+
+    A page's size is the length of its rows as a JSON array; one `json.dumps` of the page
+    settles the common case, and only a page over the cap is measured row by row.
+    """
+    if len(json.dumps(rows, separators=(",", ":"), default=str)) + 1 <= max_bytes:
+        return rows, False
+    size = 2
+    for index, row in enumerate(rows):
+        size += len(json.dumps(row, separators=(",", ":"), default=str)) + 1
+        if size > max_bytes and index > 0:
+            return rows[:index], True
+    return rows, False
 
 
 def _primary_message(exc: asyncpg.PostgresError) -> str:
