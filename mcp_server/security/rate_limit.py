@@ -233,6 +233,7 @@ class RateLimiter:
         self.local = LocalLimiter()
         self.lease_max = lease_max
         self._leases: dict[str, _Lease] = {}
+        self._leasing: dict[str, asyncio.Future[None]] = {}  # lease requests in flight, by key
         # Monotonic time before which Redis is not tried again after a failure.
         self._redis_down_until = -math.inf
 
@@ -268,17 +269,36 @@ class RateLimiter:
         leased = self._spend_lease(identity, limit, role, cost)
         if leased is not None:
             return leased
-        most = max(cost, self._lease_size(identity, limit, cost))
+        most = cost
+        leader: asyncio.Future[None] | None = None
+        if self.lease_max > 1:
+            # One lease request per key at a time: calls that arrive meanwhile wait for it and
+            # spend from it, or ask for exactly their own cost, so a burst cannot lease more
+            # than one lease's worth of units ahead.
+            pending = self._leasing.get(identity)
+            if pending is not None:
+                await asyncio.shield(pending)
+                leased = self._spend_lease(identity, limit, role, cost)
+                if leased is not None:
+                    return leased
+            else:
+                leader = self._leasing[identity] = asyncio.get_running_loop().create_future()
+                most = max(cost, self._lease_size(identity, limit, cost))
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 taken, tat_us, retry_us = await self._run(
                     self.key_for(identity), interval, period, cost, most
                 )
         except MaxConnectionsError as exc:
+            self._lease_done(identity, leader)
             self._warn("rate limiter found its Redis connection pool exhausted; refusing the call", exc)
             raise Unavailable("the server is too busy right now; retry in a few seconds") from exc
         except (RedisError, TimeoutError) as exc:
+            self._lease_done(identity, leader)
             return self._redis_failed(exc, identity, limit, role, interval, period, cost)
+        except BaseException:
+            self._lease_done(identity, leader)
+            raise
         if self.degraded:
             self._redis_down_until = -math.inf
             self.local.clear()
@@ -286,10 +306,14 @@ class RateLimiter:
 
         taken, tat_us, retry_us = int(taken), int(tat_us), int(retry_us)
         allowed = taken >= cost
+        if not allowed and (leased := self._spend_lease(identity, limit, role, cost)) is not None:
+            self._lease_done(identity, leader)
+            return leased  # concurrent calls of this key leased the last units meanwhile
         remaining = min(limit, max(0, (period - tat_us) // interval))
         if allowed and self.lease_max > 1:
             self._keep_lease(identity, limit, taken - cost, remaining)
             remaining += taken - cost
+        self._lease_done(identity, leader)
         retry_after = 0.0 if allowed else (math.inf if cost > limit else retry_us / 1e6)
         return RateDecision(
             allowed=allowed,
@@ -338,14 +362,28 @@ class RateLimiter:
             window_seconds=self.window_seconds,
         )
 
+    def _lease_done(self, identity: str, leader: asyncio.Future[None] | None) -> None:
+        """Wake the calls waiting for this key's lease request (once it is kept, or failed)."""
+        if leader is None:
+            return
+        if self._leasing.get(identity) is leader:
+            del self._leasing[identity]
+        if not leader.done():
+            leader.set_result(None)
+
     def _keep_lease(self, identity: str, limit: int, units: int, remaining: int) -> None:
         lease = self._leases.get(identity)
         if lease is None:
             if len(self._leases) >= LOCAL_MAX_IDENTITIES:
                 self._drop_lapsed_leases()
             lease = self._leases[identity] = _Lease()
-        lease.units, lease.limit, lease.remaining_after_grant = units, limit, remaining
-        lease.expires_at = time.monotonic() + LEASE_TTL_S
+        now = time.monotonic()
+        if lease.limit == limit and now < lease.expires_at:
+            lease.units += units  # concurrent calls of one key each took some: keep them all
+        else:
+            lease.units = units
+        lease.limit, lease.remaining_after_grant = limit, remaining
+        lease.expires_at = now + LEASE_TTL_S
 
     def _drop_lapsed_leases(self) -> None:
         now = time.monotonic()
