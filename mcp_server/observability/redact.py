@@ -22,6 +22,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -102,9 +103,21 @@ def mask_pii(text: str) -> str:
     """
     if not text:
         return text
+    if len(text) <= _REMEMBERED_CHARS:
+        return _mask_short(text)
+    return _mask(text)
+
+
+def _mask(text: str) -> str:
     for pattern, replacement in _TEXT_RULES:
         text = pattern.sub(replacement, text)
     return text
+
+
+# Log lines repeat short values (tool names, roles, outcomes, key ids, messages) on every
+# call; each is masked once. A pure function of its input, so remembering changes nothing.
+_REMEMBERED_CHARS = 200
+_mask_short = lru_cache(maxsize=4096)(_mask)
 
 
 # --------------------------------------------------------------------------- SQL shapes
