@@ -67,6 +67,7 @@ class DataVersion:
         self._value = None
 
 
+QUERY_CACHE_PREFIX = "telcopulse:qcache"  # + ":<warehouse id>" per warehouse (mcp_server.context)
 LOCAL_TTL_S = 5.0  # how long a replica may answer from its own memory after Redis's answer
 
 
@@ -126,7 +127,7 @@ class QueryCache:
         redis: aioredis.Redis,
         *,
         ttl_seconds: int,
-        prefix: str = "telcopulse:qcache",
+        prefix: str = QUERY_CACHE_PREFIX,
         retry_after: float = 2.0,
         local_max_bytes: int = 0,
     ) -> None:

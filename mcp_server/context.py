@@ -17,7 +17,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from mcp.server.mcpserver import Context
 
-from mcp_server.cache import DataVersion, QueryCache
+from mcp_server.cache import QUERY_CACHE_PREFIX, DataVersion, QueryCache
 from mcp_server.catalog import Manifest, Mart, load_marts
 from mcp_server.dependencies import LOOKUP_TIMEOUT, postgres_connection, quiet_driver_logs
 from mcp_server.errors import Unavailable
@@ -127,7 +127,7 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             f"cannot open query connections as role {settings.query_role} ({type(exc).__name__}); "
             "run `telcopulse migrate` (it creates the role) and check that the login may use it"
         ) from exc
-    cache_prefix = f"telcopulse:qcache:{warehouse_id(database_url)}"
+    cache_prefix = f"{QUERY_CACHE_PREFIX}:{warehouse_id(database_url)}"
     # A blocking pool: under a burst, callers wait briefly for a connection instead of failing.
     redis = aioredis.Redis(
         connection_pool=aioredis.BlockingConnectionPool.from_url(

@@ -55,12 +55,20 @@ def params_hash(parameters: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+ANALYSIS_CACHE_PREFIX = "telcopulse:analysis"
+
+
+def analysis_cache_pattern(database_url: str) -> str:
+    """Redis key pattern of every cached analysis of one warehouse (for `cache_clear`)."""
+    return f"{ANALYSIS_CACHE_PREFIX}:{warehouse_id(database_url)}:*"
+
+
 def analysis_cache_key(
     database_url: str, data_version: str, analysis_type: str, data_source: str, parameters: dict[str, Any]
 ) -> str:
     return ":".join(
         [
-            "telcopulse:analysis",
+            ANALYSIS_CACHE_PREFIX,
             warehouse_id(database_url),
             data_version,
             analysis_type,

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from mcp_server.context import app_context
 from mcp_server.tools import imports
-from warehouse.db import warehouse_id
+from warehouse.analysis_store import analysis_cache_pattern
 
 
 class CacheCleared(BaseModel):
@@ -41,13 +41,12 @@ def register(server: MCPServer) -> None:
     )
     async def cache_clear(ctx: Context, scope: Literal["queries", "analyses", "all"] = "all") -> CacheCleared:
         app = app_context(ctx)
-        wid = warehouse_id(app.settings.require_database_url())
         patterns = []
         if scope in ("queries", "all"):
             patterns.append(app.cache.pattern)
             app.cache.clear_local()  # this process's copies; other replicas' lapse within seconds
         if scope in ("analyses", "all"):
-            patterns.append(f"telcopulse:analysis:{wid}:*")
+            patterns.append(analysis_cache_pattern(app.settings.require_database_url()))
         deleted = 0
         for pattern in patterns:
             deleted += await _delete_matching(app.redis, pattern)

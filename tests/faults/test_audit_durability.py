@@ -32,6 +32,7 @@ import psycopg
 import pytest
 import redis
 
+from mcp_server.cache import QUERY_CACHE_PREFIX
 from mcp_server.observability.audit import STARTED, AuditEvent, AuditLog
 from mcp_server.sessions.store import index_key
 from tests.integration.conftest import TELCOPULSE
@@ -179,7 +180,7 @@ def test_admin_calls_answer_unavailable_and_session_writes_go_on_without_postgre
     pg, database_url = private_database
     roles = people()
     admin, analyst = _names(roles)
-    cached = f"telcopulse:qcache:{warehouse_id(database_url)}:durability-probe"
+    cached = f"{QUERY_CACHE_PREFIX}:{warehouse_id(database_url)}:durability-probe"
     sessions_of_analyst = index_key(analyst)
     store = redis.Redis.from_url(redis_url)
     store.set(cached, b"1", ex=600)
