@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -58,6 +59,18 @@ schema://database/main for every table, templates://analysis/{type} for standard
 Keep intermediate results in a session (session_create, then save_as / session_update).
 Errors start with their name (ValidationError, QueryError, TimeoutError, NotFound, ...)
 and say what to change."""
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What the audit row and the log line of one tool call are made from."""
+
+    name: str
+    arguments: dict[str, Any]
+    principal: Principal | None
+    result: Any
+    error: BaseException | None
+    started: float  # time.perf_counter() when the call began
 
 
 class _AuditUnavailable(Unavailable):
@@ -130,16 +143,15 @@ class TelcopulseMCP(MCPServer):
             error = exc
             raise
         finally:
+            call = _Call(name, arguments, principal, result, error, started)
             if synchronous:
                 # Shielded, so a call cancelled by notifications/cancelled is still audited.
                 with anyio.move_on_after(AUDIT_GRACE_S, shield=True):
-                    await self._audit(name, arguments, principal, result, error, started, synchronous)
+                    await self._audit(call, synchronous)
             else:
                 # A batched row and the log line wait for the next turn of the loop, after
                 # the answer is on its way (~0.08 ms off every read's latency).
-                asyncio.get_running_loop().call_soon(
-                    self._audit_batched, name, arguments, principal, result, error, started
-                )
+                asyncio.get_running_loop().call_soon(self._audit_batched, call)
 
     async def _gated_call(
         self,
@@ -186,40 +198,24 @@ class TelcopulseMCP(MCPServer):
             )
         return await self._call_tool_named_errors(name, arguments, context)
 
-    def _audit_batched(
-        self,
-        name: str,
-        arguments: dict[str, Any],
-        principal: Principal | None,
-        result: Any,
-        error: BaseException | None,
-        started: float,
-    ) -> None:
+    def _audit_batched(self, call: _Call) -> None:
         """The log line and the queued audit row of a call audited in batches (reads)."""
         try:
-            event = self._logged_event(name, arguments, principal, result, error, started)
+            event = self._logged_event(call)
             app = self.shared.peek() if self.shared is not None else None
             if app is not None and app.audit is not None:
                 app.audit.record_nowait(event)
         except Exception:
-            logger.exception("audit of a %s call failed", name)
+            logger.exception("audit of a %s call failed", call.name)
 
-    def _logged_event(
-        self,
-        name: str,
-        arguments: dict[str, Any],
-        principal: Principal | None,
-        result: Any,
-        error: BaseException | None,
-        started: float,
-    ) -> AuditEvent:
+    def _logged_event(self, call: _Call) -> AuditEvent:
         """The call's audit event, after writing its log line: names, shapes, counts, never values."""
-        duration_ms = int((time.perf_counter() - started) * 1000)
-        event = audit_event(name, arguments, principal, result, error, duration_ms)
+        duration_ms = int((time.perf_counter() - call.started) * 1000)
+        event = audit_event(call.name, call.arguments, call.principal, call.result, call.error, duration_ms)
         tool_logger.info(
             "tool call",
             extra={
-                "tool": name,
+                "tool": call.name,
                 "key_id": event.key_id,
                 "role": event.role,
                 "session_id": event.session_id,
@@ -231,16 +227,7 @@ class TelcopulseMCP(MCPServer):
         )
         return event
 
-    async def _audit(
-        self,
-        name: str,
-        arguments: dict[str, Any],
-        principal: Principal | None,
-        result: Any,
-        error: BaseException | None,
-        started: float,
-        synchronous: bool = False,
-    ) -> None:
+    async def _audit(self, call: _Call, synchronous: bool = False) -> None:
         """One log line and one audit row per call: names, shapes and counts, never values.
 
         Auditing must never change a call's answer, so its own failures are logged and dropped.
@@ -248,16 +235,16 @@ class TelcopulseMCP(MCPServer):
         action has already happened (its `started` row is in), so the row is queued for retry.
         """
         try:
-            event = self._logged_event(name, arguments, principal, result, error, started)
+            event = self._logged_event(call)
             app = self.shared.peek() if self.shared is not None else None
             if app is not None and app.audit is not None:
-                if synchronous and not isinstance(error, _AuditUnavailable):
+                if synchronous and not isinstance(call.error, _AuditUnavailable):
                     if not await app.audit.write_now(event, queue_on_failure=True):
-                        logger.warning("audit row of a %s call queued: PostgreSQL did not take it", name)
+                        logger.warning("audit row of a %s call queued: PostgreSQL did not take it", call.name)
                 else:
                     await app.audit.record(event)
         except Exception:
-            logger.exception("audit of a %s call failed", name)
+            logger.exception("audit of a %s call failed", call.name)
 
     async def _call_tool_named_errors(self, name: str, arguments: dict[str, Any], context: Any) -> Any:
         try:
