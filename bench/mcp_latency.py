@@ -216,7 +216,6 @@ def bench_warehouse(customers: int) -> Iterator[tuple[str, dict[str, str], str]]
         print(f"warehouse: {report.customers:,} customers, {report.network_events:,} events")
         env = {
             "PATH": os.environ.get("PATH", ""),
-            **({"PYTHONPATH": os.environ["GCPROBE"]} if os.environ.get("GCPROBE") else {}),
             "HOME": os.environ.get("HOME", "/tmp"),
             "DATABASE_URL": as_url(url),
             "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
