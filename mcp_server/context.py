@@ -29,6 +29,7 @@ from mcp_server.query.executor import (
     pool_reset,
     query_session_settings,
 )
+from mcp_server.security.function_policy import FunctionPolicy, load_function_policy
 from mcp_server.security.rate_limit import RateLimiter
 from mcp_server.sessions.store import PostgresArchiver, SessionStore
 from warehouse.db import as_url, warehouse_id
@@ -44,6 +45,7 @@ class AppContext:
     redis: aioredis.Redis
     query_pool: asyncpg.Pool
     executor: ReadOnlyExecutor
+    function_policy: FunctionPolicy
     cache: QueryCache
     version: DataVersion
     sessions: SessionStore
@@ -127,6 +129,17 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             f"cannot open query connections as role {settings.query_role} ({type(exc).__name__}); "
             "run `telcopulse migrate` (it creates the role) and check that the login may use it"
         ) from exc
+    try:
+        # The function allow list, from the catalog as it is now (an extension installed
+        # later stays refused until a restart and, outside pg_catalog, a setting).
+        async with query_pool.acquire(timeout=settings.db_pool_acquire_timeout) as conn:
+            function_policy = await load_function_policy(conn, settings.query_function_schemas)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        await query_pool.close()
+        await pool.close()
+        raise RuntimeError(
+            f"cannot read the function catalog ({type(exc).__name__}); check DATABASE_URL"
+        ) from exc
     cache_prefix = f"{QUERY_CACHE_PREFIX}:{warehouse_id(database_url)}"
     # A blocking pool: under a burst, callers wait briefly for a connection instead of failing.
     redis = aioredis.Redis(
@@ -147,6 +160,7 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             pool=pool,
             redis=redis,
             query_pool=query_pool,
+            function_policy=function_policy,
             executor=ReadOnlyExecutor(
                 pool,
                 query_pool=query_pool,

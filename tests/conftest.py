@@ -10,10 +10,12 @@ import os
 from collections.abc import Iterator
 
 import psycopg
+import psycopg.rows
 import pytest
 import redis
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from mcp_server.security.function_policy import CATALOG_SQL, FunctionPolicy
 from warehouse.db import temporary_database
 from warehouse.migrate import migrate
 
@@ -35,6 +37,13 @@ def base_database_url() -> str:
             returncode=3,
         )
     return url
+
+
+@pytest.fixture(scope="session")
+def function_policy(base_database_url: str) -> FunctionPolicy:
+    """The function allow list the server would build from this PostgreSQL's catalog."""
+    with psycopg.connect(base_database_url, row_factory=psycopg.rows.dict_row) as conn:
+        return FunctionPolicy.from_catalog(conn.execute(CATALOG_SQL).fetchall())
 
 
 @pytest.fixture(scope="session")

@@ -146,6 +146,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["marts", "intermediate", "staging"],
         description="Schemas the query role may read.",
     )
+    query_function_schemas: list[str] = Field(
+        default_factory=list,
+        description="Schemas whose functions agents' SQL may call, besides PostgreSQL's built-in "
+        'functions (for an extension such as PostGIS), as a JSON list: ["postgis"].',
+    )
     query_timeout_max: int = Field(default=120, ge=1, description="Upper bound (s) on a query's timeout.")
     query_max_rows: int = Field(default=5_000, ge=1, description="Rows returned per page at most.")
     query_max_bytes: int = Field(

@@ -22,6 +22,9 @@ Two ways to that guarantee, chosen per call (round trips measured with bench/pro
 
 Statements are prepared through the connection's statement cache (a repeated query skips
 Parse/Describe and the later Close).
+
+Columns of types asyncpg cannot decode (pg_stats' anyarray columns) come back as text, cast by
+the server in a wrapper around the query; see text_columns. Ordinary queries never pay for it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,19 @@ import asyncpg
 from mcp_server.abandon import cancel_backend_until_idle
 from mcp_server.dependencies import POSTGRES, postgres_connection, postgres_outage, postgres_unavailable
 from mcp_server.errors import QueryError, QueryTimeout
+from mcp_server.query.text_columns import (
+    DECODE_FAILURES,
+    PREPARE_FAILURES,
+    RecentQueries,
+    UnreadableResult,
+    describe,
+    drop_leftover_statements,
+    is_type_failure,
+    is_value_failure,
+    unconvertible_value,
+    unsendable_parameter,
+    with_text_casts,
+)
 from mcp_server.query.values import ArgumentTypeError, coerce_arguments, row_converters
 
 logger = logging.getLogger(__name__)
@@ -153,6 +169,7 @@ class ReadOnlyExecutor:
         self._max_bytes = max_bytes
         self._lock_timeout_ms = lock_timeout_ms
         self._acquire_timeout = acquire_timeout
+        self._needs_text_casts = RecentQueries()
 
     @property
     def max_rows(self) -> int:
@@ -229,6 +246,8 @@ class ReadOnlyExecutor:
             raise QueryError(
                 str(exc), hint="pass dates as 'YYYY-MM-DD' strings and numbers as numbers"
             ) from None
+        except UnreadableResult as exc:
+            raise QueryError(exc.message, hint=exc.hint) from None
         except asyncpg.QueryCanceledError:
             raise QueryTimeout(
                 f"the query ran longer than its {timeout_s:g} s timeout and was cancelled",
@@ -266,9 +285,16 @@ class ReadOnlyExecutor:
             raise postgres_unavailable(reason) from None
 
     async def _fetch(
-        self, sql: str, args: tuple[Any, ...] | list[Any], timeout_s: float, role: str | None = None
+        self,
+        sql: str,
+        args: tuple[Any, ...] | list[Any],
+        timeout_s: float,
+        role: str | None = None,
+        *,
+        tail: str,
     ) -> tuple[list[asyncpg.Record], Any]:
-        """(records, column attributes) of `sql`; one retry if a build made its cached plan stale."""
+        """(records, column attributes) of `SELECT * FROM (sql) ... tail`; one retry if a build
+        made its cached plan stale. Undecodable columns come back as text."""
         for attempt in (1, 2):
             try:
                 async with self._read_only(timeout_s, role) as conn:
@@ -276,24 +302,65 @@ class ReadOnlyExecutor:
                         await conn.reload_schema_state()
                     # The call's timeout covers preparing too (a frozen server answers neither);
                     # in a transaction statement_timeout enforces it, and this is a backstop.
-                    loop = asyncio.get_running_loop()
-                    deadline = loop.time() + (timeout_s if self._in_session(role) else timeout_s + 5)
-                    statement = await _prepare_cached(conn, sql, timeout=max(0.001, deadline - loop.time()))
+                    deadline = asyncio.get_running_loop().time() + (
+                        timeout_s if self._in_session(role) else timeout_s + 5
+                    )
+                    statement = await self._prepare(conn, sql, tail, deadline)
                     bound = coerce_arguments([t.name for t in statement.get_parameters()], list(args))
-                    records = await statement.fetch(*bound, timeout=max(0.001, deadline - loop.time()))
+                    try:
+                        records = await statement.fetch(*bound, timeout=_left(deadline))
+                    except DECODE_FAILURES as exc:
+                        # Raised here, inside the connection's block: an InternalClientError
+                        # reaching postgres_connection would be taken for a lost connection.
+                        if not is_value_failure(exc, conn):
+                            raise
+                        raise unconvertible_value(statement.get_attributes()) from None
                     return records, statement.get_attributes()
             except _StaleStatement:
                 if attempt == 2:
                     raise QueryError("the warehouse changed while the query ran; retry it") from None
         raise AssertionError("unreachable")
 
+    async def _prepare(self, conn: asyncpg.Connection, sql: str, tail: str, deadline: float) -> Any:
+        """The cached statement of `sql` in its frame, with undecodable columns cast to text.
+
+        Ordinary queries: one cached prepare, as ever. A query asyncpg cannot prepare (see
+        text_columns) is described and rewritten; it is remembered, so next time it is
+        described first rather than failing again. Describing each time, not reusing an old
+        rewrite, keeps a rebuilt relation's new columns (the rewrite names every column).
+        """
+        framed = _framed(sql, tail)
+        if sql not in self._needs_text_casts:
+            try:
+                return await _prepare_cached(conn, framed, timeout=_left(deadline))
+            except PREPARE_FAILURES as exc:
+                if not is_type_failure(exc, conn):
+                    raise
+            await drop_leftover_statements(conn, framed, _left(deadline))
+            columns = await describe(conn, framed, _left(deadline))
+            if all(column.decodable for column in columns):  # what failed is not a column
+                raise unsendable_parameter()
+        else:
+            columns = await describe(conn, framed, _left(deadline))
+        if all(column.decodable for column in columns):  # remembered, but reads as it is now
+            self._needs_text_casts.discard(sql)
+            statement = framed
+        else:
+            self._needs_text_casts.add(sql)
+            statement = _framed(with_text_casts(sql, columns), tail)
+        try:
+            return await _prepare_cached(conn, statement, timeout=_left(deadline))
+        except PREPARE_FAILURES as exc:  # the columns read now; a parameter's type does not
+            if not is_type_failure(exc, conn):
+                raise
+            await drop_leftover_statements(conn, statement, _left(deadline))
+            raise unsendable_parameter() from None
+
     async def fetch_all(
         self, sql: str, args: tuple[Any, ...] | list[Any] = (), *, timeout_s: float, max_rows: int
     ) -> tuple[list[str], list[asyncpg.Record]]:
         """Every row (up to `max_rows`, else QueryError), for analyses that need the whole input."""
-        records, attributes = await self._fetch(
-            f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {max_rows + 1}", args, timeout_s
-        )
+        records, attributes = await self._fetch(sql, args, timeout_s, tail=f"LIMIT {max_rows + 1}")
         names = [a.name for a in attributes]
         if len(records) > max_rows:
             raise QueryError(
@@ -312,8 +379,9 @@ class ReadOnlyExecutor:
         role: str | None = None,
     ) -> Page:
         limit = max(1, min(limit, self._max_rows))
-        wrapped = f"SELECT * FROM ({sql}) AS _telcopulse_q LIMIT {limit + 1} OFFSET {int(offset)}"
-        records, attributes = await self._fetch(wrapped, args, timeout_s, role)
+        records, attributes = await self._fetch(
+            sql, args, timeout_s, role, tail=f"LIMIT {limit + 1} OFFSET {int(offset)}"
+        )
 
         columns = _columns(attributes)
         converters = row_converters([c.type for c in columns])
@@ -332,6 +400,16 @@ class ReadOnlyExecutor:
             truncated_by_bytes=truncated_by_bytes,
             next_offset=offset + len(rows) if more else None,
         )
+
+
+def _left(deadline: float) -> float:
+    """Seconds until `deadline` (loop time), at least a millisecond (asyncpg wants a positive timeout)."""
+    return max(0.001, deadline - asyncio.get_running_loop().time())
+
+
+def _framed(sql: str, tail: str) -> str:
+    """The statement that runs: the query as a subquery, bounded by `tail` (LIMIT, OFFSET)."""
+    return f"SELECT * FROM ({sql}) AS _telcopulse_q {tail}"
 
 
 def _within_bytes(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str, Any]], bool]:

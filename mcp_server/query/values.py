@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import asyncpg
+
 Converter = Callable[[Any], Any]
 
 
@@ -71,7 +73,11 @@ def to_json_value(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return _bytes(value)
-    if isinstance(value, list | tuple):
+    if isinstance(value, asyncpg.Path):
+        return {"closed": value.is_closed, "points": [to_json_value(point) for point in value.points]}
+    if isinstance(value, asyncpg.Polygon):
+        return [to_json_value(point) for point in value.points]
+    if isinstance(value, list | tuple):  # also Point, Box, Circle, Line, LineSegment
         return [to_json_value(item) for item in value]
     if isinstance(value, dict):
         return {str(k): to_json_value(v) for k, v in value.items()}

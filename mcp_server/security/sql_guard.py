@@ -17,7 +17,6 @@ output, bound by the driver; values never become SQL text.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import itertools
 import json
@@ -34,92 +33,42 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
+from mcp_server.security.function_policy import FunctionCall, FunctionPolicy, denied_category
+
 __all__ = ["GuardedQuery", "SqlRejected", "guard_sql"]
 
 _DIALECT = "postgres"
 
-# Function names (lower-case, schema stripped) an agent may not call, as fnmatch patterns,
-# each with the category named in the rejection. Reasons for listing a function: it
-# touches the server's files or other processes, reads configuration or secrets, writes
-# state even inside a read-only transaction (sequences, advisory locks, notifications,
-# xid assignment), blocks the connection pool (sleep, locks), or executes a SQL string the
-# guard never saw (query_to_xml, ts_stat, dblink...). Matching is deliberately broad: a
-# false rejection costs the agent a rewrite, a false acceptance costs the server.
-_DENIED_FUNCTIONS: tuple[tuple[str, str], ...] = (
-    # Server file system (pg_read_file & co. bypass table privileges for privileged roles).
-    ("pg_read_file", "file access"),
-    ("pg_read_binary_file", "file access"),
-    ("pg_ls_*", "file access"),  # pg_ls_dir, pg_ls_logdir, pg_ls_waldir, pg_ls_tmpdir...
-    ("pg_stat_file", "file access"),
-    ("pg_file_*", "file access"),  # adminpack: pg_file_write, pg_file_rename, pg_file_unlink...
-    ("pg_logdir_ls", "file access"),
-    ("pg_current_logfile", "file access"),
-    # Large objects: lo_import/lo_export read and write server files, the rest write data.
-    ("lo_*", "large objects"),
-    ("loread", "large objects"),
-    ("lowrite", "large objects"),
-    # Connections to other servers, where none of our layers apply.
-    ("dblink*", "remote access"),
-    # Settings: set_config can switch role or turn off transaction_read_only; reading
-    # settings discloses paths and configuration.
-    ("set_config", "settings"),
-    ("current_setting", "settings"),
-    # Backend and server control.
-    ("pg_terminate_backend", "server control"),
-    ("pg_cancel_backend", "server control"),
-    ("pg_reload_conf", "server control"),
-    ("pg_rotate_logfile*", "server control"),
-    ("pg_promote", "server control"),
-    ("pg_switch_wal", "server control"),
-    ("pg_switch_xlog", "server control"),
-    ("pg_create_restore_point", "server control"),
-    ("pg_backup_*", "server control"),
-    ("pg_start_backup", "server control"),
-    ("pg_stop_backup", "server control"),
-    ("pg_logical_*", "server control"),
-    ("pg_replication_*", "server control"),
-    ("pg_drop_replication_slot", "server control"),
-    ("pg_create_*_replication_slot", "server control"),
-    ("pg_copy_*_replication_slot", "server control"),
-    ("pg_sync_replication_slots", "server control"),
-    ("pg_import_system_collations", "server control"),
-    ("pg_wal_replay_*", "server control"),
-    ("pg_xlog_replay_*", "server control"),
-    ("pg_log_*", "server control"),  # pg_log_backend_memory_contexts, pg_log_standby_snapshot
-    ("pg_stat_reset*", "statistics reset"),
-    ("pg_stat_statements_reset", "statistics reset"),
-    # Advisory locks outlive the statement and can block other sessions.
-    ("pg_advisory_*", "advisory locks"),
-    ("pg_try_advisory_*", "advisory locks"),
-    # Sequences: nextval/setval write even in a read-only transaction.
-    ("nextval", "sequences"),
-    ("setval", "sequences"),
-    ("currval", "sequences"),
-    ("lastval", "sequences"),
-    # Sleeping holds a pooled connection for nothing.
-    ("pg_sleep*", "sleep"),
-    # Notifications reach other sessions.
-    ("pg_notify", "notifications"),
-    # Functions that run a SQL string (or a cursor) the guard has not checked.
-    ("query_to_xml*", "executes SQL text"),
-    ("query_to_xmlschema", "executes SQL text"),
-    ("cursor_to_xml*", "executes SQL text"),
-    ("table_to_xml*", "executes SQL text"),
-    ("schema_to_xml*", "executes SQL text"),
-    ("database_to_xml*", "executes SQL text"),
-    ("ts_stat", "executes SQL text"),
-    ("ts_rewrite", "executes SQL text"),
-    # Transaction ids and snapshots: assigning an xid is a write.
-    ("txid_current", "transaction ids"),
-    ("pg_current_xact_id", "transaction ids"),
-    ("pg_export_snapshot", "transaction ids"),
-    # Internal functions of pg_upgrade.
-    ("binary_upgrade_*", "binary upgrade internals"),
+# Names sqlglot turns into its own typed expressions (`now()` into CURRENT_TIMESTAMP,
+# `date_part` into EXTRACT, `ST_MakePoint` into ST_POINT...), which render back as a
+# different function with other column names or types. Before parsing, such a name in
+# call position is swapped for a marker sqlglot does not know, so the call stays an
+# anonymous function with the agent's own name and arguments (`_parse_single`). The
+# exceptions are SQL's keyword syntax inside parentheses, which needs sqlglot's own parser
+# and renders back to the same function: CAST(x AS t), EXTRACT(f FROM x), POSITION(a IN b),
+# SUBSTRING(s FROM i FOR n), TRIM(BOTH c FROM s), OVERLAY(s PLACING t FROM i FOR n).
+# STRING_AGG too: sqlglot's own parser is the one that reads `DISTINCT x, sep ORDER BY x`.
+_KEYWORD_SYNTAX = frozenset({"CAST", "EXTRACT", "POSITION", "SUBSTRING", "TRIM", "OVERLAY"})
+_PARSER = sqlglot.Dialect.get_or_raise(_DIALECT).parser_class
+_TYPED_NAMES = (
+    (frozenset(_PARSER.FUNCTIONS) | frozenset(_PARSER.FUNCTION_PARSERS)) - _KEYWORD_SYNTAX - {"STRING_AGG"}
 )
-
-# Schemas a function call may be qualified with. A call qualified with anything else is an
-# extension or user function whose behaviour the deny list cannot vouch for.
-_ALLOWED_FUNCTION_SCHEMAS = frozenset({"pg_catalog", "public"})
+_MARKER = "telcopulse_fn_"
+# Words sqlglot renders before a parenthesis that are syntax, not calls: the keyword
+# syntax above, WITHIN GROUP (...), TABLESAMPLE BERNOULLI/SYSTEM (...) REPEATABLE (...).
+_SYNTAX_WORDS = _KEYWORD_SYNTAX | {"GROUP", "BERNOULLI", "SYSTEM", "REPEATABLE", "MATERIALIZED", "STRING_AGG"}
+# Token types a called function's name can have: names, quoted names, and the keywords
+# that are also ordinary functions in PostgreSQL (left(s, n), replace(s, a, b)...).
+_NAME_TOKENS = frozenset(
+    {
+        TokenType.VAR,
+        TokenType.IDENTIFIER,
+        TokenType.LEFT,
+        TokenType.RIGHT,
+        TokenType.REPLACE,
+        TokenType.FORMAT,
+    }
+)
 
 # Statement and clause nodes that have no place in a read-only query, wherever they stand
 # (a data-modifying CTE is a DELETE inside a SELECT). Looked up by name so that a sqlglot
@@ -212,7 +161,7 @@ _ONE_STATEMENT = (
 _UNCHECKABLE = (
     "The query uses SQL syntax that cannot be checked reliably; rewrite it with plain SELECT syntax."
 )
-_COMMENTS = "Comments are not allowed in queries; remove -- and /* */ comments."
+_COMMENTS = "Comments are not allowed in queries; remove every -- and /* */ comment."
 _POSITIONAL_HINT = (
     "Positional parameters ($1, %s, ?) are not supported; use named parameters like :name or %(name)s."
 )
@@ -247,6 +196,7 @@ class _Template:
     sql: str
     names: tuple[str, ...]  # parameter name of $1, $2, ...
     tables: frozenset[str]
+    calls: tuple[FunctionCall, ...]  # every function called by name, for the policy
 
 
 class _Rejection(Exception):
@@ -258,9 +208,17 @@ class _Rejection(Exception):
 
 
 def guard_sql(
-    query: str, parameters: Mapping[str, object] | None = None, *, max_length: int = 20_000
+    query: str,
+    parameters: Mapping[str, object] | None = None,
+    *,
+    policy: FunctionPolicy,
+    max_length: int = 20_000,
 ) -> GuardedQuery:
-    """Check `query` and bind `parameters`; raise SqlRejected with an actionable reason."""
+    """Check `query` and bind `parameters`; raise SqlRejected with an actionable reason.
+
+    `policy` is the function allow list (read from the catalog at start-up); the text
+    analysis is cached per query text, the policy is applied per call.
+    """
     if not isinstance(query, str):
         raise SqlRejected("The query must be a string of SQL.")
     if not query.strip():
@@ -273,12 +231,52 @@ def guard_sql(
         # The wire protocol ends the query text at a NUL, so the server would run a prefix.
         raise SqlRejected("The query contains a NUL character; remove it.")
     analysis = _analyze(query)
+    if analysis == _COMMENTS:
+        raise SqlRejected(_comments_reason(query, policy))
     if isinstance(analysis, str):
         raise SqlRejected(analysis)
+    refusal = policy.refusal(analysis.calls)
+    if refusal is not None:
+        raise SqlRejected(refusal)
     args = _bind(analysis.names, parameters)
     payload = json.dumps(list(args), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     fingerprint = hashlib.sha256(f"{analysis.sql}\x00{payload}".encode()).hexdigest()
     return GuardedQuery(sql=analysis.sql, args=args, fingerprint=fingerprint, tables=analysis.tables)
+
+
+def _comments_reason(query: str, policy: FunctionPolicy) -> str:
+    """The comment refusal, saying whether removing the comments is all the agent must do.
+
+    The query is checked again without its comments (never run): an agent told "only the
+    comments" fixes the query in one try, and one told what else is wrong fixes both.
+    """
+    try:
+        stripped = _without_comments(query, _tokenize(query))
+    except _Rejection:
+        return _COMMENTS
+    if not stripped.strip() or stripped == query:
+        return _COMMENTS
+    try:
+        guard_sql(stripped, policy=policy)
+    except SqlRejected as rejection:
+        if rejection.reason.startswith("No value was supplied"):  # parameters are not checked here
+            return f"{_COMMENTS} Removing them is all that is needed."
+        return f"{_COMMENTS} Without them the query is still refused: {rejection.reason}"
+    return f"{_COMMENTS} Removing them is all that is needed."
+
+
+def _without_comments(query: str, tokens: list[Token]) -> str:
+    """`query` with every stretch between two tokens that holds a comment made one space."""
+    parts: list[str] = []
+    position = 0
+    for token in tokens:
+        gap = query[position : token.start]
+        parts.append(" " if ("--" in gap or "/*" in gap) else gap)
+        parts.append(query[token.start : token.end + 1])
+        position = token.end + 1
+    tail = query[position:]
+    parts.append("" if ("--" in tail or "/*" in tail) else tail)
+    return "".join(parts)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -369,10 +367,12 @@ def _analyze_uncached(query: str) -> _Template:
     _reject_leading_commands(tokens)
     _reject_comments_and_stray_text(query, tokens)
     _reject_unicode_identifiers(tokens)
+    _reject_number_suffixes(query, tokens)
     tree = _parse_single(query, tokens)
     _check_top_level(tree, tokens)
     tables = _table_names(tree)
-    placeholders = _check_tree(tree, numbered=0)
+    calls: list[FunctionCall] = []
+    placeholders = _check_tree(tree, numbered=0, calls=calls)
 
     # Named placeholders become $n. Numbers are first handed out in tree order, then
     # renumbered in the order they appear in the rendered text, so $1 is the leftmost.
@@ -394,8 +394,8 @@ def _analyze_uncached(query: str) -> _Template:
     else:
         names = ()
 
-    _verify_rendering(sql, len(names))
-    return _Template(sql=sql, names=names, tables=tables)
+    sql = _verify_rendering(sql, len(names), calls)
+    return _Template(sql=sql, names=names, tables=tables, calls=tuple(dict.fromkeys(calls)))
 
 
 def _positional(number: int) -> exp.Parameter:
@@ -405,10 +405,122 @@ def _positional(number: int) -> exp.Parameter:
 def _render(tree: exp.Expression) -> str:
     # normalize_functions=False: sqlglot upper-cases function names otherwise, and for a
     # quoted (case-sensitive) name such as "MyFunc"(...) that changes which function runs.
-    return tree.sql(dialect=_DIALECT, normalize_functions=False)
+    copy = tree.copy()
+    # Children before parents, so a rewritten node is built from rewritten children.
+    for node in reversed(list(copy.walk())):
+        replacement = _as_written(node)
+        if replacement is not node:
+            if node is copy:
+                copy = replacement
+            else:
+                node.replace(replacement)
+    return copy.sql(dialect=_DIALECT, normalize_functions=False)
 
 
-def _verify_rendering(sql: str, parameter_count: int) -> None:
+# SQL's value keywords, which sqlglot would render as calls (CURRENT_TIME() is a syntax error).
+_VALUE_KEYWORDS: dict[type[exp.Expression], str] = {
+    exp.CurrentDate: "CURRENT_DATE",
+    exp.CurrentTime: "CURRENT_TIME",
+    exp.CurrentTimestamp: "CURRENT_TIMESTAMP",
+    exp.Localtime: "LOCALTIME",
+    exp.Localtimestamp: "LOCALTIMESTAMP",
+    exp.CurrentUser: "CURRENT_USER",
+    exp.CurrentRole: "CURRENT_ROLE",
+    exp.SessionUser: "SESSION_USER",
+    exp.CurrentCatalog: "CURRENT_CATALOG",
+    exp.CurrentSchema: "CURRENT_SCHEMA",
+}
+
+# Typed sqlglot nodes that render back to the agent's syntax unchanged (with _as_written).
+_FAITHFUL_SYNTAX: frozenset[type[exp.Expression]] = frozenset(
+    {
+        *_VALUE_KEYWORDS,
+        exp.And,
+        exp.Or,
+        exp.Case,
+        exp.If,  # a CASE branch
+        exp.Cast,
+        exp.Extract,
+        exp.Exists,
+        exp.Pow,
+        exp.RegexpLike,
+        exp.RegexpILike,
+        exp.Array,  # ARRAY[...] and ARRAY(subquery)
+        exp.ArrayContainsAll,  # @>
+        exp.ArrayContainedBy,  # <@
+        exp.ArrayOverlaps,  # &&
+        exp.Unnest,
+        exp.Explode,  # unnest(...) in the select list
+        exp.Trim,
+        exp.Substring,
+        exp.StrPosition,  # POSITION(a IN b)
+        exp.Overlay,
+        exp.Collate,
+        exp.StartsWith,  # ^@
+        exp.MatchAgainst,  # @@
+        exp.JSONExtract,  # ->, #>
+        exp.JSONExtractScalar,  # ->>, #>>
+        exp.JSONBExtract,
+        exp.JSONBExtractScalar,
+        exp.JSONBContains,
+        exp.JSONBContainsTopKey,  # ?
+        exp.JSONBContainsAnyTopKeys,  # ?|
+        exp.JSONBContainsAllTopKeys,  # ?&
+        exp.Date,  # date('...'), a function-style cast
+        exp.JSONBDeleteAtPath,  # #-
+        exp.GroupConcat,  # STRING_AGG(...)
+        exp.Concat,  # 'a' 'b' across lines, rendered as one constant (_as_written)
+    }
+)
+
+
+def _as_written(node: exp.Expression) -> exp.Expression:
+    """Undo sqlglot's rewrites of syntax whose rendering would change a result.
+
+    Function calls by name never reach here as typed nodes (`_parse_single`); what is left
+    is operator and keyword syntax:
+    * unquoted function names are written in lower case, as PostgreSQL folds them (one
+      canonical text, one cache key, for `COUNT(*)` and `count(*)`);
+    * value keywords (CURRENT_TIME, LOCALTIMESTAMP(3)...) keep their keyword form, so the
+      result column keeps its name;
+    * `a ^ b` and `a ^@ b` stay operators (sqlglot writes POWER(a, b), STARTS_WITH(a, b):
+      same value, but the column would be named `power` instead of `?column?`), as
+      OPERATOR(^) in parentheses, which PostgreSQL resolves exactly as `^`;
+    * `interval '2' day` becomes CAST('2 DAY' AS INTERVAL), the same constant.
+    """
+    if isinstance(node, exp.Anonymous) and isinstance(node.this, str):
+        node.set("this", node.this.lower())  # PostgreSQL folds an unquoted name: same function
+        return node
+    keyword = _VALUE_KEYWORDS.get(type(node))
+    if keyword is not None:
+        precision = node.args.get("this")
+        if precision is None:
+            return exp.Var(this=keyword)
+        return exp.Anonymous(this=keyword, expressions=[precision])
+    if isinstance(node, exp.Concat) and all(
+        isinstance(part, exp.Literal) and part.is_string for part in node.expressions
+    ):
+        return exp.Literal.string("".join(part.this for part in node.expressions))
+    if isinstance(node, exp.Trim) and node.args.get("position") and node.args.get("expression") is None:
+        # TRIM(LEADING FROM s): sqlglot writes LTRIM(s); the default characters keep the form.
+        node.set("expression", exp.Literal.string(" "))
+        return node
+    operator = _OPERATORS_AS_WRITTEN.get(type(node))
+    if operator is not None:
+        return exp.Paren(this=exp.Operator(this=node.this, operator=operator, expression=node.expression))
+    if isinstance(node, exp.Interval) and isinstance(node.args.get("unit"), exp.Var):  # _check_interval
+        text = f"{node.this.this.strip()} {node.args['unit'].name.upper()}"
+        return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("interval"))
+    return node
+
+
+# Operators sqlglot turns into function calls (another column name): kept as operators.
+_OPERATORS_AS_WRITTEN: dict[type[exp.Expression], str] = {exp.Pow: "^", exp.StartsWith: "^@"}
+
+
+def _verify_rendering(
+    sql: str, parameter_count: int, calls: list[FunctionCall], *, settle: bool = True
+) -> str:
     """Check the text that will run, so that a rendering surprise cannot slip past the checks.
 
     The rendered SQL is tokenized, parsed and checked again (this time the only parameters
@@ -422,10 +534,19 @@ def _verify_rendering(sql: str, parameter_count: int) -> None:
         raise _Rejection(_UNCHECKABLE)
     tree = _parse_single(sql, tokens)
     _check_top_level(tree, tokens)
-    _check_tree(tree, numbered=parameter_count)
-    _reject_denied_call_tokens(tokens, tree)
-    if _render(tree) != sql:
+    rendered_calls: list[FunctionCall] = []
+    _check_tree(tree, numbered=parameter_count, calls=rendered_calls)
+    if set(rendered_calls) != set(calls):
         raise _Rejection(_UNCHECKABLE)
+    _check_call_tokens(tokens, tree, calls)
+    again = _render(tree)
+    if again == sql:
+        return sql
+    # Some syntax settles in one more round (SOME (subquery) becomes ANY(...), then
+    # ANY (...)): the settled text is what runs, so it is checked in full once more.
+    if settle:
+        return _verify_rendering(again, parameter_count, calls, settle=False)
+    raise _Rejection(_UNCHECKABLE)
 
 
 def _tokenize(query: str) -> list[Token]:
@@ -496,7 +617,39 @@ def _reject_unicode_identifiers(tokens: list[Token]) -> None:
             )
 
 
+def _reject_number_suffixes(query: str, tokens: list[Token]) -> None:
+    """Numbers PostgreSQL 15 refuses that sqlglot would quietly turn into something else.
+
+    sqlglot reads `0x1F` as the bit string x'1F' and `1_000` as `1 AS _000`; PostgreSQL 15
+    rejects both ("trailing junk after numeric literal").
+    """
+    for token, following in itertools.pairwise([*tokens, None]):
+        if token.text == "!" and following is not None and following.text == "!":
+            raise _Rejection(
+                "The !! operator (tsquery negation) cannot be passed on unchanged; write "
+                "tsquery_not(q) instead of !! q."
+            )
+        if token.token_type in (TokenType.HEX_STRING, TokenType.BIT_STRING) and query[token.start] == "0":
+            raise _Rejection(
+                f"Write the number {query[token.start : token.end + 1]} in decimal; PostgreSQL 15 does "
+                "not read 0x/0b literals (for a bit string write x'1F' or b'101')."
+            )
+        if (
+            token.token_type == TokenType.NUMBER
+            and following is not None
+            and following.start == token.end + 1
+            and following.token_type in (TokenType.VAR, TokenType.IDENTIFIER)
+        ):
+            raise _Rejection(
+                f"A number runs into a name ({query[token.start : following.end + 1]}); write numbers "
+                "in plain decimal without underscores and separate them from names with a space."
+            )
+
+
 def _parse_single(query: str, tokens: list[Token]) -> exp.Expression:
+    """Parse one statement, function calls kept as written (see _TYPED_NAMES)."""
+    query, tokens = _typed_literals_as_casts(query, tokens)
+    tokens, originals = _with_markers(query, tokens)
     try:
         statements = (
             sqlglot.Dialect.get_or_raise(_DIALECT).parser(error_level=ErrorLevel.RAISE).parse(tokens, query)
@@ -505,7 +658,134 @@ def _parse_single(query: str, tokens: list[Token]) -> exp.Expression:
         raise _Rejection(_parse_error_reason(error)) from None
     if len(statements) != 1 or statements[0] is None:
         raise _Rejection(_ONE_STATEMENT)
-    return statements[0]
+    tree = statements[0]
+    if originals:
+        for node in tree.walk():
+            for key, value in node.args.items():
+                if isinstance(value, str) and value in originals:
+                    node.set(key, originals[value])
+        if any(marker in _render(tree) for marker in originals):
+            raise _Rejection(_UNCHECKABLE)  # a marker survived somewhere we did not restore
+    return tree
+
+
+# Type names that may prefix a string constant (`date '2024-01-01'`, `interval '1 week ago'`).
+_LITERAL_TYPES = frozenset(
+    [
+        "date",
+        "time",
+        "timestamp",
+        "timestamptz",
+        "timetz",
+        "interval",
+        "numeric",
+        "decimal",
+        "int",
+        "int2",
+        "int4",
+        "int8",
+        "integer",
+        "smallint",
+        "bigint",
+        "real",
+        "float",
+        "float4",
+        "float8",
+        "text",
+        "varchar",
+        "char",
+        "bpchar",
+        "bool",
+        "boolean",
+        "json",
+        "jsonb",
+        "uuid",
+        "inet",
+        "cidr",
+        "macaddr",
+        "macaddr8",
+        "tsvector",
+        "tsquery",
+        "point",
+        "line",
+        "lseg",
+        "box",
+        "path",
+        "polygon",
+        "circle",
+        "money",
+        "bytea",
+        "oid",
+        "regclass",
+        "regtype",
+        "int4range",
+        "int8range",
+        "numrange",
+        "daterange",
+        "tsrange",
+        "tstzrange",
+        "xml",
+        "bit",
+        "varbit",
+    ]
+)
+_INTERVAL_FIELDS = frozenset({"YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"})
+
+
+def _typed_literals_as_casts(query: str, tokens: list[Token]) -> tuple[str, list[Token]]:
+    """`type 'text'` rewritten as `CAST('text' AS type)`, which PostgreSQL reads the same way.
+
+    sqlglot reads some typed constants itself and loses part of them (`interval '1 week ago'`
+    became INTERVAL '1 WEEK', `interval '3 days 04:05:06'` became INTERVAL '3 DAYS'), reads
+    `time '10:00'::interval` as a cast of the string, and cannot parse others (`cidr '…'`).
+    As a CAST each is the same constant with the same column name. An interval with a field
+    (`interval '1' day`) keeps sqlglot's reading, which renders it unchanged.
+    """
+    spans: list[tuple[int, int, str, str]] = []
+    for index, (token, constant) in enumerate(itertools.pairwise(tokens)):
+        if (
+            constant.token_type == TokenType.STRING
+            and token.text.lower() in _LITERAL_TYPES
+            and token.token_type != TokenType.STRING
+            and query[constant.start] == "'"  # a plain '...' constant (not E'...' or $$...$$)
+            and not (index and tokens[index - 1].token_type == TokenType.DOT)
+        ):
+            following = tokens[index + 2] if index + 2 < len(tokens) else None
+            if following is not None and following.text.upper() in _INTERVAL_FIELDS:
+                continue
+            spans.append((token.start, constant.end, query[constant.start : constant.end + 1], token.text))
+    if not spans:
+        return query, tokens
+    parts, position = [], 0
+    for start, end, constant_text, type_name in spans:
+        parts.append(query[position:start])
+        parts.append(f"CAST({constant_text} AS {type_name})")
+        position = end + 1
+    parts.append(query[position:])
+    rewritten = "".join(parts)
+    return rewritten, _tokenize(rewritten)
+
+
+def _with_markers(query: str, tokens: list[Token]) -> tuple[list[Token], dict[str, str]]:
+    """`tokens` with each function name sqlglot would retype replaced by a unique marker,
+    and the original text of each marker. Markers never occur in the query itself."""
+    prefix = _MARKER
+    while prefix in query.lower():
+        prefix += "x"
+    originals: dict[str, str] = {}
+    marked = list(tokens)
+    for index, (token, following) in enumerate(itertools.pairwise(tokens)):
+        if (
+            following.token_type == TokenType.L_PAREN
+            and token.token_type in _NAME_TOKENS
+            and token.text.upper() in _TYPED_NAMES
+        ):
+            marker = f"{prefix}{len(originals)}"
+            originals[marker] = token.text
+            marked[index] = Token(
+                token.token_type, marker, token.line, token.col, token.start, token.end, token.comments
+            )
+    return marked, originals
 
 
 def _parse_error_reason(error: ParseError) -> str:
@@ -543,8 +823,9 @@ def _statement_word(node: exp.Expression) -> str | None:
     return _STATEMENT_WORDS.get(type(node).__name__)
 
 
-def _check_tree(tree: exp.Expression, *, numbered: int) -> list[exp.Placeholder]:
-    """Walk every node; return the named placeholders (when `numbered` is 0).
+def _check_tree(tree: exp.Expression, *, numbered: int, calls: list[FunctionCall]) -> list[exp.Placeholder]:
+    """Walk every node; return the named placeholders (when `numbered` is 0) and append
+    every function called by name to `calls`.
 
     `numbered` > 0 is the second pass over our own rendering, where $1..$numbered are the
     only parameters allowed and named placeholders cannot occur.
@@ -589,8 +870,19 @@ def _check_tree(tree: exp.Expression, *, numbered: int) -> list[exp.Placeholder]
                 )
             placeholders.append(node)
             continue
-        if isinstance(node, exp.Func):
-            _check_function(node)
+        if isinstance(node, exp.Operator):
+            _check_operator(node)
+        elif isinstance(node, exp.Interval):
+            _check_interval(node)
+        elif isinstance(node, exp.Is) and not isinstance(node.expression, exp.Null | exp.Boolean):
+            raise _Rejection(
+                "Only IS [NOT] NULL / TRUE / FALSE / UNKNOWN tests can be passed on unchanged; for "
+                "IS NORMALIZED compare with normalize(x), for IS JSON use a CASE over jsonb_typeof."
+            )
+        elif isinstance(node, exp.Anonymous):
+            calls.append(_function_call(node))
+        elif isinstance(node, exp.Func):
+            _check_syntax_node(node)
         elif isinstance(node, exp.Dot) and not isinstance(node.expression, exp.Func):
             # (expr).f is PostgreSQL's attribute notation for f(expr): it calls functions.
             _check_function_name(node.expression.name)
@@ -599,55 +891,127 @@ def _check_tree(tree: exp.Expression, *, numbered: int) -> list[exp.Placeholder]
     return placeholders
 
 
-def _check_function(node: exp.Func) -> None:
-    if isinstance(node, exp.Anonymous):
-        _check_function_name(node.name)
-    else:
-        _check_function_name(node.sql_name())
+def _function_call(node: exp.Anonymous) -> FunctionCall:
+    """The function an anonymous call names, as PostgreSQL resolves it (case, schema)."""
+    name = _resolved_name(node.this)
     parent = node.parent
     qualifier: exp.Expression | None = None
     if isinstance(parent, exp.Dot) and parent.expression is node:
         qualifier = parent.this
     elif isinstance(parent, exp.Table) and parent.this is node:
+        if parent.args.get("catalog") is not None:
+            raise _Rejection(_QUALIFIED_CALL)
         qualifier = parent.args.get("db")
-    if qualifier is not None:
-        schema = qualifier.sql(dialect=_DIALECT).strip('"').lower()
-        if schema not in _ALLOWED_FUNCTION_SCHEMAS:
-            raise _Rejection(
-                f"Function calls qualified with schema {schema!r} are not allowed; call built-in "
-                "functions without a schema (or with pg_catalog)."
-            )
+    if qualifier is None:
+        return FunctionCall(name=name)
+    if not isinstance(qualifier, exp.Identifier):
+        raise _Rejection(_QUALIFIED_CALL)  # db.schema.f(...) or an expression
+    return FunctionCall(name=name, schema=_resolved_name(qualifier))
 
 
-def _denied_category(name: str) -> str | None:
-    lowered = name.lower()
-    for pattern, category in _DENIED_FUNCTIONS:
-        if fnmatch.fnmatchcase(lowered, pattern):
-            return category
-    return None
+def _resolved_name(name: object) -> str:
+    if isinstance(name, exp.Identifier):
+        return name.name if name.quoted else name.name.lower()
+    return str(name).lower()
+
+
+_QUALIFIED_CALL = (
+    "A function may be qualified with a schema name only (schema.function(...)); "
+    "call built-in functions without a schema."
+)
+
+
+_INTERVAL_NUMBER = re.compile(r"^\s*[+-]?\d+(\.\d+)?\s*$")
+
+
+def _check_interval(node: exp.Interval) -> None:
+    """`interval '2' day` passes (rendered as CAST('2 DAY' AS INTERVAL), the same value); other
+    forms with a field after the constant would be read differently by sqlglot."""
+    value, unit = node.this, node.args.get("unit")
+    if isinstance(unit, exp.IntervalSpan) and isinstance(value, exp.Literal) and value.is_string:
+        fields = (unit.this, unit.expression)
+        if all(isinstance(field, exp.Var) and field.name.upper() in _INTERVAL_FIELDS for field in fields):
+            return  # interval '1-2' year to month: sqlglot renders it unchanged
+    if not (
+        isinstance(value, exp.Literal)
+        and value.is_string
+        and _INTERVAL_NUMBER.match(value.this)
+        and isinstance(unit, exp.Var)
+        and unit.name.upper() in _INTERVAL_FIELDS
+    ):
+        raise _Rejection(
+            "Write intervals with the unit inside the quotes, e.g. interval '1 day 2 hours' "
+            "(a field after the constant, as in interval '1' day to hour, cannot be passed on unchanged)."
+        )
+
+
+def _check_operator(node: exp.Operator) -> None:
+    """`a OPERATOR(schema.op) b` may name PostgreSQL's own operators only."""
+    operator = str(node.args.get("operator") or "")
+    schema, _, _ = operator.rpartition(".")
+    if schema and schema.strip('"').lower() != "pg_catalog":
+        raise _Rejection(
+            f"OPERATOR({operator}) names schema {schema!r}; only PostgreSQL's own operators "
+            "(unqualified or pg_catalog) are allowed."
+        )
+
+
+# What to write instead of operator syntax sqlglot cannot pass on unchanged.
+_WRITE_INSTEAD: dict[type[exp.Expression], str] = {
+    exp.Sqrt: "write sqrt(x) instead of |/ x",
+    exp.Cbrt: "write cbrt(x) instead of ||/ x",
+}
+
+
+def _check_syntax_node(node: exp.Func) -> None:
+    """Typed nodes come only from SQL syntax here (operators, CAST, EXTRACT, CASE...).
+
+    Each class below renders back to what the agent wrote (tests/sql_fidelity_corpus.py
+    runs both and compares); any other class means sqlglot read the text as a construct we
+    have not verified, and running its rendering could mean something else.
+    """
+    if type(node) not in _FAITHFUL_SYNTAX:
+        instead = _WRITE_INSTEAD.get(type(node))
+        if instead is not None:
+            raise _Rejection(f"That operator cannot be passed on unchanged; {instead}.")
+        raise _Rejection(
+            "The query uses syntax that cannot be passed on unchanged "
+            f"({type(node).__name__}); write it as plain function calls and operators."
+        )
 
 
 def _check_function_name(name: str) -> None:
-    category = _denied_category(name)
+    category = denied_category(name)
     if category is not None:
         raise _Rejection(f"Function {name.lower()} is not allowed ({category}).")
 
 
-def _reject_denied_call_tokens(tokens: list[Token], tree: exp.Expression) -> None:
-    """Belt and braces on the rendered text: every `name(` is checked, whatever node it came from.
+def _check_call_tokens(tokens: list[Token], tree: exp.Expression, calls: list[FunctionCall]) -> None:
+    """Belt and braces on the rendered text: every `name(` is a call the policy will see.
 
-    Typed sqlglot functions render under names the tree does not show. Names the query
-    itself defines with a column list (`WITH lo_usage(x) AS`, `AS g(m)`) are skipped: they
-    are not calls, and any real call has already been checked in the tree.
+    A name followed by a parenthesis is either a function call found in the tree, a name
+    the query itself defines with a column list (`WITH months(m) AS`, `AS g(n)`), or SQL
+    keyword syntax (tokenized as keywords, not names); anything else would be a call the
+    allow list never judged.
     """
-    defined = {alias.name.lower() for alias in tree.find_all(exp.TableAlias) if alias.name}
+    defined = {alias.name for alias in tree.find_all(exp.TableAlias) if alias.name}
+    called = {call.name for call in calls}
     for token, following in itertools.pairwise(tokens):
-        if (
-            following.token_type == TokenType.L_PAREN
-            and token.token_type not in _STRING_TOKENS
-            and token.text.lower() not in defined
-        ):
-            _check_function_name(token.text)
+        if following.token_type != TokenType.L_PAREN:
+            continue
+        if token.token_type not in _NAME_TOKENS:
+            if token.token_type not in _STRING_TOKENS:
+                _check_function_name(token.text)
+            continue
+        name = token.text if token.token_type == TokenType.IDENTIFIER else token.text.lower()
+        if token.text in defined or name in defined:
+            continue
+        _check_function_name(token.text)
+        if name in called:
+            continue
+        if token.token_type == TokenType.VAR and token.text in _SYNTAX_WORDS:
+            continue  # sqlglot writes syntax in capitals; a call named so is in `called`
+        raise _Rejection(_UNCHECKABLE)
 
 
 def _parameter_numbers(tokens: list[Token]) -> list[int]:

@@ -45,7 +45,7 @@ def register(server: MCPServer) -> None:
     ) -> QueryResult:
         app = app_context(ctx)
         try:
-            guarded = guard_sql(query, parameters)
+            guarded = guard_sql(query, parameters, policy=app.function_policy)
         except SqlRejected as exc:
             raise QueryError(exc.reason) from None
         result = await run_query(

@@ -12,11 +12,26 @@ import sqlglot
 from sqlglot import exp
 
 from mcp_server.security import sql_guard
-from mcp_server.security.sql_guard import GuardedQuery, SqlRejected, guard_sql
+from mcp_server.security.function_policy import FunctionPolicy, denied_category
+from mcp_server.security.sql_guard import GuardedQuery, SqlRejected
 from tests.sql_corpus import ATTACKS, BENIGN
 
 ATTACK_SQL = dict(ATTACKS)
 BENIGN_CASES = {case_id: (sql, params) for case_id, sql, params in BENIGN}
+
+
+_POLICY: list[FunctionPolicy] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _catalog_policy(function_policy):
+    _POLICY[:] = [function_policy]
+
+
+def guard_sql(query: str, parameters: dict | None = None, **kwargs: object) -> GuardedQuery:
+    """The guard with this PostgreSQL's allow list, as the server builds it."""
+    kwargs.setdefault("policy", _POLICY[0])
+    return sql_guard.guard_sql(query, parameters, **kwargs)
 
 
 def reason_of(query: str, parameters: dict | None = None, **kwargs: object) -> str:
@@ -75,9 +90,9 @@ def test_attack_is_rejected_with_a_readable_reason(case_id):
         ("nextval", "Function nextval is not allowed (sequences)."),
         ("pg_notify", "Function pg_notify is not allowed (notifications)."),
         ("txid_current", "Function txid_current is not allowed (transaction ids)."),
-        ("comment_line_hides_drop", "Comments are not allowed in queries; remove -- and /* */ comments."),
-        ("comment_nested", "Comments are not allowed in queries; remove -- and /* */ comments."),
-        ("comment_only", "Comments are not allowed in queries; remove -- and /* */ comments."),
+        ("comment_line_hides_drop", f"{sql_guard._COMMENTS} Removing them is all that is needed."),
+        ("comment_nested", f"{sql_guard._COMMENTS} Removing them is all that is needed."),
+        ("comment_only", sql_guard._COMMENTS),
         ("empty", "The query is empty; send one SELECT statement."),
     ],
 )
@@ -151,11 +166,11 @@ def test_non_string_query_is_rejected():
 
 def _named_again(guarded: GuardedQuery) -> tuple[str, dict[str, object]]:
     """The canonical SQL with $n turned back into :p_n, to feed it through the guard again."""
-    tree = sqlglot.parse_one(guarded.sql, read="postgres")
+    tree = sql_guard._parse_single(guarded.sql, sql_guard._tokenize(guarded.sql + " "))
     for node in list(tree.find_all(exp.Parameter)):
         node.replace(exp.Placeholder(this=f"p_{node.this.name}"))
     params = {f"p_{index}": value for index, value in enumerate(guarded.args, start=1)}
-    return tree.sql(dialect="postgres", normalize_functions=False), params
+    return sql_guard._render(tree), params
 
 
 @pytest.mark.parametrize("case_id", list(BENIGN_CASES))
@@ -221,14 +236,20 @@ def test_order_by_nulls_rendering_keeps_non_default_placement():
 
 
 def test_quoted_function_name_keeps_its_case():
-    assert guard_sql('select "MyFunc"(1), lower(x) from t').sql == 'SELECT "MyFunc"(1), LOWER(x) FROM t'
+    policy = FunctionPolicy(
+        allowed={"pg_catalog": frozenset({"lower"}), "public": frozenset({"MyFunc"})},
+        categories={},
+        excluded={},
+    )
+    guarded = guard_sql('select "MyFunc"(1), lower(x) from t', policy=policy)
+    assert guarded.sql == 'SELECT "MyFunc"(1), lower(x) FROM t'
+    assert "not on the allow list" in reason_of('select "myfunc"(1)', policy=policy)
 
 
 @pytest.mark.parametrize(
     "query",
     [
-        "select pg_backend_pid()",
-        "select now(), current_date, version()",
+        "select now(), current_date, current_user, current_database(), pg_typeof(1)",
         "select * from pg_catalog.pg_stat_activity",
         "select * from pg_catalog.pg_replication_slots",
         "select pg_catalog.lower('X')",
@@ -394,14 +415,14 @@ def test_guarded_query_is_frozen_and_rejection_carries_reason():
     ],
 )
 def test_deny_list_categories(name, category):
-    assert sql_guard._denied_category(name) == category
+    assert denied_category(name) == category
 
 
 @pytest.mark.parametrize(
-    "name", ["lower", "date_trunc", "pg_backend_pid", "pg_get_viewdef", "location", "percentile_cont"]
+    "name", ["lower", "date_trunc", "pg_get_viewdef", "location", "percentile_cont", "current_database"]
 )
 def test_ordinary_functions_are_not_denied(name):
-    assert sql_guard._denied_category(name) is None
+    assert denied_category(name) is None
 
 
 # --------------------------------------------------------------------------- logging & caching
@@ -469,9 +490,9 @@ def test_rendered_text_is_checked_again(monkeypatch, fresh_cache):
     monkeypatch.setattr(sql_guard, "_render", lambda tree: render(tree) + "; DROP TABLE raw.customers")
     assert reason_of("select 1") == sql_guard._UNCHECKABLE
 
-    monkeypatch.setattr(sql_guard, "_render", lambda tree: render(tree).replace("LOWER(", "PG_SLEEP("))
+    monkeypatch.setattr(sql_guard, "_render", lambda tree: render(tree).replace("lower(", "pg_sleep("))
     sql_guard._analyze.cache_clear()
-    assert reason_of("select lower('x')") == "Function pg_sleep is not allowed (sleep)."
+    assert reason_of("select lower('x')") == sql_guard._UNCHECKABLE
 
     monkeypatch.setattr(sql_guard, "_render", lambda tree: render(tree) + " -- trailing")
     sql_guard._analyze.cache_clear()
@@ -481,7 +502,7 @@ def test_rendered_text_is_checked_again(monkeypatch, fresh_cache):
 def test_token_backstop_checks_every_call_shaped_name():
     tokens = sqlglot.tokenize("SELECT a, PG_SLEEP (1) FROM t", read="postgres")
     with pytest.raises(sql_guard._Rejection) as info:
-        sql_guard._reject_denied_call_tokens(tokens, sqlglot.parse_one("select 1"))
+        sql_guard._check_call_tokens(tokens, sqlglot.parse_one("select 1"), [])
     assert info.value.reason == "Function pg_sleep is not allowed (sleep)."
 
 
@@ -496,3 +517,73 @@ def test_named_parameter_before_a_trailing_empty_string_is_accepted():
     # Regression: the re-rendered `$1 <> ''` at the very end used to fail sqlglot's tokenizer.
     guarded = guard_sql("SELECT 1 AS x WHERE :p <> ''", {"p": "a"})
     assert guarded.sql.endswith("$1 <> ''") and guarded.args == ("a",)
+
+
+# --------------------------------------------------------------------------- fidelity (issue 17)
+
+
+@pytest.mark.parametrize(
+    ("query", "runs"),
+    [
+        ("SELECT current_time", "SELECT CURRENT_TIME"),
+        ("select localtimestamp(3), current_date", "SELECT LOCALTIMESTAMP(3), CURRENT_DATE"),
+        ("SELECT now(), NOW()", "SELECT now(), now()"),
+        ("SELECT date_part('year', now())", "SELECT date_part('year', now())"),
+        ("SELECT 2 ^ 3", "SELECT (2 OPERATOR(^) 3)"),
+        ("SELECT $$it's$$", "SELECT 'it''s'"),
+        (
+            "SELECT interval '1 week ago', time '10:00'::interval",
+            "SELECT CAST('1 week ago' AS INTERVAL), CAST(CAST('10:00' AS TIME) AS INTERVAL)",
+        ),
+        ("SELECT 'a'\n'b'", "SELECT 'ab'"),
+        (
+            "SELECT string_agg(DISTINCT x, ', ' ORDER BY x) FROM t",
+            "SELECT STRING_AGG(DISTINCT x, ', ' ORDER BY x) FROM t",
+        ),
+    ],
+)
+def test_what_runs_keeps_names_keywords_and_operators(query, runs):
+    assert guard_sql(query).sql == runs
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("SELECT 0x1F", "Write the number 0x1F in decimal"),
+        ("SELECT 1_000", "A number runs into a name"),
+        ("SELECT |/ 16", "write sqrt(x) instead of |/ x"),
+        ("SELECT !! to_tsquery('a')", "write tsquery_not(q) instead of !! q"),
+        ("SELECT 'x' IS NFC NORMALIZED", "compare with normalize(x)"),
+        ("SELECT interval '1 day 2 hours' day", "unit inside the quotes"),
+        ("SELECT 1 OPERATOR(public.+) 2", "only PostgreSQL's own operators"),
+    ],
+)
+def test_what_cannot_be_passed_on_unchanged_is_refused_with_what_to_write(query, reason):
+    assert reason in reason_of(query)
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("SELECT hypopg_create_index('CREATE INDEX ON marts.dim_customers (age)')", "(executes SQL text)"),
+        ("SELECT * FROM hypopg_create_index('CREATE INDEX ON t (a)')", "(executes SQL text)"),
+        ("SELECT pg_sleep(1)", "(sleep)"),
+        ("SELECT pg_catalog.pg_sleep_for('1 second')", "(sleep)"),
+        ("SELECT version()", "(server information)"),
+        ("SELECT inet_server_addr()", "(server information)"),
+        ("SELECT pg_postmaster_start_time()", "(server information)"),
+        ("SELECT current_setting('data_directory')", "(settings)"),
+        ("SELECT st_makepoint(1, 2)", "TELCOPULSE_QUERY_FUNCTION_SCHEMAS"),
+        ("SELECT postgis.st_makepoint(1, 2)", "TELCOPULSE_QUERY_FUNCTION_SCHEMAS"),
+        ("SELECT setseed(0.5)", "returns nothing"),
+    ],
+)
+def test_function_policy_refusals(query, reason):
+    assert reason in reason_of(query)
+
+
+def test_comment_refusal_says_whether_that_is_all():
+    assert reason_of("SELECT 1 -- why").endswith("Removing them is all that is needed.")
+    assert reason_of("SELECT /* hint */ pg_sleep(1)").endswith(
+        "Without them the query is still refused: Function pg_sleep is not allowed (sleep)."
+    )
