@@ -46,6 +46,19 @@ ATTACKS: list[tuple[str, str]] = [
     ("set_config_quoted_name", "select \"set_config\"('role', 'postgres', false)"),
     ("set_config_mixed_case", "SeLeCt SET_CONFIG('role', 'postgres', FALSE)"),
     ("current_setting_data_directory", "select current_setting('data_directory')"),
+    # --- the function allow list (issue 17) -----------------------------------------------
+    (
+        "hypopg_runs_sql_text",
+        "select * from hypopg_create_index('create index on raw.customers (customer_id)')",
+    ),
+    ("hypopg_qualified", "select public.hypopg_create_index('create index on raw.customers (customer_id)')"),
+    ("unlisted_extension_function", "select similarity(email, 'a') from raw.customers"),
+    ("server_version", "select version()"),
+    ("server_address_and_port", "select inet_server_addr(), inet_server_port()"),
+    ("server_start_time", "select pg_postmaster_start_time()"),
+    ("sleep_for_qualified", "select pg_catalog.pg_sleep_for('1 second')"),
+    ("setseed_session_state", "select setseed(0.5)"),
+    ("operator_from_another_schema", "select 1 OPERATOR(public.+) 1"),
     ("update_pg_settings", "UPDATE pg_settings SET setting = 'off' WHERE name = 'transaction_read_only'"),
     ("show_all", "SHOW ALL"),
     # --- COPY, DO, EXPLAIN and other utility statements ---------------------------------

@@ -2150,13 +2150,13 @@ VOLATILE: frozenset[str] = frozenset(
 # possible with sqlglot): case id -> part of the refusal the agent reads, which says what to
 # write instead where there is an alternative. Nothing else in FIDELITY may be refused.
 REFUSED: dict[str, str] = {
-    "timestamp_precision_casts": "Could not parse the SQL",  # ::timestamptz(0)
-    "math_operators": "Could not parse the SQL",  # @ -5 (write abs(x))
-    "math_operators_numeric": "Could not parse the SQL",  # @ -5.5
-    "string_substring_forms": "Could not parse the SQL",  # substring(s similar p escape e)
+    "timestamp_precision_casts": "drop the (n), or round with date_trunc",  # ::interval(2)
+    "math_operators": "write abs(x) instead of @ x",
+    "math_operators_numeric": "write abs(x) instead of @ x",
+    "string_substring_forms": "use substring(s FROM 'regex')",  # substring(s similar p escape e)
     "string_unicode_normalization": "IS NORMALIZED compare with normalize(x)",
-    "order_by_using_operator": "Could not parse the SQL",  # ORDER BY x USING >
-    "geometry_points": "Could not parse the SQL",  # ~= (same as)
-    "network_inet_operators": "Could not parse the SQL",  # >>= (contains or equals)
+    "order_by_using_operator": "write ASC for USING < and DESC for USING >",
+    "geometry_points": "The ~= operator is not supported",
+    "network_inet_operators": "write inet_supeq(a, b) for a >>= b",
     "fulltext_operators": "write tsquery_not(q) instead of !! q",
 }

@@ -32,6 +32,7 @@ import fnmatch
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 FUNCTION_SCHEMAS_SETTING = "TELCOPULSE_QUERY_FUNCTION_SCHEMAS"
@@ -247,30 +248,34 @@ class FunctionPolicy:
                 return reason
         return None
 
+    @cached_property
+    def _unqualified(self) -> frozenset[str]:
+        """Names callable without a schema: every allowed schema's, and SQL's own."""
+        return frozenset().union(SQL_SYNTAX_FUNCTIONS, *self.allowed.values())
+
     def _refusal(self, call: FunctionCall) -> str | None:
+        # The allowed sets hold no denied name, so the common case is one set lookup.
+        if call.schema is None:
+            if call.name in self._unqualified:
+                return None
+        elif call.name in self.allowed.get(call.schema, ()):
+            return None
         category = denied_category(call.name)
         if category is not None:
             return f"Function {call.name} is not allowed ({category})."
-        if call.schema is not None:
-            names = self.allowed.get(call.schema)
-            if names is None:
-                return (
-                    f"Function calls qualified with schema {call.schema!r} are not allowed; call "
-                    "built-in functions without a schema (or with pg_catalog). An operator can allow "
-                    f"a schema's functions with {FUNCTION_SCHEMAS_SETTING}."
-                )
-            if call.name in names:
-                return None
-        elif call.name in SQL_SYNTAX_FUNCTIONS or any(call.name in names for names in self.allowed.values()):
-            return None
+        if call.schema is not None and call.schema not in self.allowed:
+            return (
+                f"Function calls qualified with schema {call.schema!r} are not allowed; call "
+                "built-in functions without a schema (or with pg_catalog). An operator can allow "
+                f"a schema's functions with {FUNCTION_SCHEMAS_SETTING}."
+            )
         why = self.excluded.get(call.name)
         if why is not None:
             return f"Function {call} is not allowed ({why})."
         return (
-            f"Function {call} is not on the allow list: agents may call PostgreSQL's built-in "
-            "functions (less the denied categories) and those of the schemas an operator lists in "
-            f"{FUNCTION_SCHEMAS_SETTING}. Check the name's spelling; if it is an extension's "
-            f"function, ask the operator to add its schema to {FUNCTION_SCHEMAS_SETTING}."
+            f"Function {call} is not on the allow list (PostgreSQL's built-in functions, less the "
+            "denied categories). Check the spelling; for an extension's function, an operator adds "
+            f"its schema to {FUNCTION_SCHEMAS_SETTING}."
         )
 
     def summary(self) -> dict[str, int]:

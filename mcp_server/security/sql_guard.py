@@ -367,7 +367,7 @@ def _analyze_uncached(query: str) -> _Template:
     _reject_leading_commands(tokens)
     _reject_comments_and_stray_text(query, tokens)
     _reject_unicode_identifiers(tokens)
-    _reject_number_suffixes(query, tokens)
+    _reject_unfaithful_tokens(query, tokens)
     tree = _parse_single(query, tokens)
     _check_top_level(tree, tokens)
     tables = _table_names(tree)
@@ -532,7 +532,7 @@ def _verify_rendering(
     _reject_comments_and_stray_text(sql, tokens)
     if any(token.token_type == TokenType.SEMICOLON for token in tokens):
         raise _Rejection(_UNCHECKABLE)
-    tree = _parse_single(sql, tokens)
+    tree = _parse_single(sql, tokens, as_sent=False)
     _check_top_level(tree, tokens)
     rendered_calls: list[FunctionCall] = []
     _check_tree(tree, numbered=parameter_count, calls=rendered_calls)
@@ -617,13 +617,23 @@ def _reject_unicode_identifiers(tokens: list[Token]) -> None:
             )
 
 
-def _reject_number_suffixes(query: str, tokens: list[Token]) -> None:
-    """Numbers PostgreSQL 15 refuses that sqlglot would quietly turn into something else.
+def _reject_unfaithful_tokens(query: str, tokens: list[Token]) -> None:
+    """Tokens sqlglot would quietly turn into something else: numbers PostgreSQL 15 refuses,
+    `!!`, interval precision.
 
     sqlglot reads `0x1F` as the bit string x'1F' and `1_000` as `1 AS _000`; PostgreSQL 15
     rejects both ("trailing junk after numeric literal").
     """
     for token, following in itertools.pairwise([*tokens, None]):
+        if (
+            token.token_type == TokenType.INTERVAL
+            and following is not None
+            and following.token_type == TokenType.L_PAREN
+        ):
+            raise _Rejection(  # sqlglot renders interval(2) as INTERVAL 2
+                "Interval precision (interval(n)) cannot be passed on unchanged: drop the (n), or "
+                "round with date_trunc."
+            )
         if token.text == "!" and following is not None and following.text == "!":
             raise _Rejection(
                 "The !! operator (tsquery negation) cannot be passed on unchanged; write "
@@ -646,8 +656,12 @@ def _reject_number_suffixes(query: str, tokens: list[Token]) -> None:
             )
 
 
-def _parse_single(query: str, tokens: list[Token]) -> exp.Expression:
-    """Parse one statement, function calls kept as written (see _TYPED_NAMES)."""
+def _parse_single(query: str, tokens: list[Token], *, as_sent: bool = True) -> exp.Expression:
+    """Parse one statement, function calls kept as written (see _TYPED_NAMES).
+
+    `as_sent`: the text is the agent's own, so a parse error may point at a line and column.
+    """
+    sent = query
     query, tokens = _typed_literals_as_casts(query, tokens)
     tokens, originals = _with_markers(query, tokens)
     try:
@@ -655,7 +669,9 @@ def _parse_single(query: str, tokens: list[Token]) -> exp.Expression:
             sqlglot.Dialect.get_or_raise(_DIALECT).parser(error_level=ErrorLevel.RAISE).parse(tokens, query)
         )
     except ParseError as error:
-        raise _Rejection(_parse_error_reason(error)) from None
+        hint = _syntax_hint(tokens)
+        reason = _parse_error_reason(error, where=as_sent and query == sent)
+        raise _Rejection(reason + (f" {hint}" if hint else "")) from None
     if len(statements) != 1 or statements[0] is None:
         raise _Rejection(_ONE_STATEMENT)
     tree = statements[0]
@@ -788,7 +804,35 @@ def _with_markers(query: str, tokens: list[Token]) -> tuple[list[Token], dict[st
     return marked, originals
 
 
-def _parse_error_reason(error: ParseError) -> str:
+def _syntax_hint(tokens: list[Token]) -> str | None:
+    """What to write instead of valid PostgreSQL the guard's parser cannot read."""
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        adjacent = following is not None and following.start == token.end + 1
+        if token.token_type == TokenType.PARAMETER and token.text == "@":
+            return "The prefix operator @ is not supported: write abs(x) instead of @ x."
+        if token.token_type == TokenType.RLIKE and adjacent and following.token_type == TokenType.EQ:
+            return "The ~= operator is not supported: compare with = (or box_same(a, b), point_eq(a, b))."
+        if token.token_type in (TokenType.GT, TokenType.LT) and adjacent and following.text in (">=", "<="):
+            return (
+                "The >>= and <<= operators are not supported: write inet_supeq(a, b) for a >>= b "
+                "and inet_subeq(a, b) for a <<= b."
+            )
+        if token.token_type == TokenType.USING and following is not None and following.text in ("<", ">"):
+            return "ORDER BY ... USING is not supported: write ASC for USING < and DESC for USING >."
+        if (
+            token.token_type == TokenType.DCOLON
+            and following is not None
+            and index + 2 < len(tokens)
+            and tokens[index + 2].token_type == TokenType.L_PAREN
+        ):
+            return f"Write the cast as CAST(x AS {following.text}(...)) instead of x::{following.text}(...)."
+        if token.text.lower() == "similar" and any(t.text.lower() == "substring" for t in tokens[:index]):
+            return "substring(s SIMILAR p ESCAPE e) is not supported: use substring(s FROM 'regex')."
+    return None
+
+
+def _parse_error_reason(error: ParseError, *, where: bool = True) -> str:
     details = error.errors[0] if error.errors else {}
     line, column = details.get("line"), details.get("col")
     description = str(details.get("description") or "unexpected syntax")
@@ -797,8 +841,10 @@ def _parse_error_reason(error: ParseError) -> str:
         description = "incomplete or unexpected syntax"
     highlight = str(details.get("highlight") or "").strip()
     near = f" ({highlight!r})" if highlight and len(highlight) <= 40 else ""
-    if line and column:
+    if line and column and where:
         return f"Could not parse the SQL near line {line}, column {column}{near}: {description}."
+    if not where:  # the position would point into a rewritten text, not the agent's
+        return f"Could not parse the SQL: {description}."
     return f"Could not parse the SQL: {description}."
 
 

@@ -18,7 +18,8 @@ import pytest
 import pytest_asyncio
 
 from mcp_server.errors import QueryError, QueryTimeout
-from mcp_server.query.executor import ExecutorConnection, ReadOnlyExecutor, pool_reset, query_session_settings
+from mcp_server.query.executor import ExecutorConnection, ReadOnlyExecutor, pool_reset
+from tests.integration.executor_fixtures import server_layout_executor
 from warehouse.db import as_url, connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -112,28 +113,10 @@ async def test_connections_come_back_reset_for_every_user_of_the_pool(pool: asyn
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def session_executor(pool: asyncpg.Pool, empty_database_url: str) -> AsyncIterator[ReadOnlyExecutor]:
-    """The server's layout: its own pool plus a query pool that logs in as the query role."""
-    query_pool = await asyncpg.create_pool(
-        as_url(empty_database_url),
-        min_size=1,
-        max_size=2,
-        connection_class=ExecutorConnection,
-        reset=pool_reset,
-        server_settings=query_session_settings(
-            "telcopulse_query", statement_timeout_s=120, lock_timeout_ms=5000, application_name="tp-test"
-        ),
-    )
-    try:
-        yield ReadOnlyExecutor(
-            pool,
-            query_pool=query_pool,
-            role="telcopulse_query",
-            readable_schemas=["marts"],
-            max_rows=100,
-            max_bytes=1_000_000,
-        )
-    finally:
-        await query_pool.close()
+    async with server_layout_executor(
+        pool, empty_database_url, max_size=2, max_rows=100, max_bytes=1_000_000
+    ) as executor:
+        yield executor
 
 
 async def test_query_pool_sessions_read_as_the_query_role_and_only_read(session_executor) -> None:

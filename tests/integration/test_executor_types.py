@@ -26,9 +26,9 @@ from mcp_server.query.executor import (
     ExecutorConnection,
     ReadOnlyExecutor,
     pool_reset,
-    query_session_settings,
 )
 from mcp_server.query.text_columns import RecentQueries, is_type_failure, is_value_failure
+from tests.integration.executor_fixtures import server_layout_executor
 from tests.integration.mcp_helpers import error_text, mcp_settings, structured
 from warehouse.db import as_url, connect
 
@@ -89,28 +89,10 @@ async def pool(empty_database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def executor(pool: asyncpg.Pool, empty_database_url: str) -> AsyncIterator[ReadOnlyExecutor]:
-    """The server's layout: its own pool plus a query pool that logs in as the query role."""
-    query_pool = await asyncpg.create_pool(
-        as_url(empty_database_url),
-        min_size=1,
-        max_size=1,
-        connection_class=ExecutorConnection,
-        reset=pool_reset,
-        server_settings=query_session_settings(
-            "telcopulse_query", statement_timeout_s=120, lock_timeout_ms=5000, application_name="tp-test"
-        ),
-    )
-    try:
-        yield ReadOnlyExecutor(
-            pool,
-            query_pool=query_pool,
-            role="telcopulse_query",
-            readable_schemas=["marts"],
-            max_rows=1000,
-            max_bytes=10_000_000,
-        )
-    finally:
-        await query_pool.close()
+    async with server_layout_executor(
+        pool, empty_database_url, max_size=1, max_rows=1000, max_bytes=10_000_000
+    ) as executor:
+        yield executor
 
 
 # The query pool's session (the query role) and an explicit transaction (another role).

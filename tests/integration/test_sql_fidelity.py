@@ -24,8 +24,6 @@ from tests.sql_fidelity_corpus import FIDELITY, REFUSED, VOLATILE
 from warehouse.db import as_url
 from warehouse.settings import Settings
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 _ROWS = TypeAdapter(list[dict[str, Any]])
 
 
@@ -65,6 +63,7 @@ def test_corpus_is_large_unique_and_plain():
         assert "--" not in sql and "/*" not in sql and ";" not in sql, case_id
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_every_corpus_query_means_the_same_through_the_tool(server, pipeline):
     conn = await asyncpg.connect(
         as_url(pipeline.database_url),

@@ -556,6 +556,10 @@ def test_what_runs_keeps_names_keywords_and_operators(query, runs):
         ("SELECT 'x' IS NFC NORMALIZED", "compare with normalize(x)"),
         ("SELECT interval '1 day 2 hours' day", "unit inside the quotes"),
         ("SELECT 1 OPERATOR(public.+) 2", "only PostgreSQL's own operators"),
+        ("SELECT x::interval(2) FROM t", "drop the (n)"),
+        ("SELECT @ -5", "write abs(x) instead of @ x"),
+        ("SELECT a >>= b FROM t", "inet_supeq(a, b)"),
+        ("SELECT a FROM t ORDER BY a USING >", "DESC for USING >"),
     ],
 )
 def test_what_cannot_be_passed_on_unchanged_is_refused_with_what_to_write(query, reason):
