@@ -12,8 +12,8 @@ whether each one may run. The rule, documented in docs/security.md:
   functions, aggregates or window functions that return a data type. Left out by the
   catalog itself: functions returning `void` (they exist for a side effect: sleeping,
   notifying, locking), functions returning internal pseudo-types (type I/O and index
-  support), and built-ins PostgreSQL marks parallel-unsafe (they write or hold session
-  state: sequences, large objects, snapshots, replication).
+  support), and functions marked parallel-unsafe (they write or hold session state:
+  sequences, large objects, snapshots, replication, settings).
 * **Denied categories, by name.** What the catalog does not mark is denied by name
   pattern, each pattern with the category the agent is told: server files, large
   objects, settings, server control, statistics reset, advisory locks, sequences, sleep,
@@ -314,10 +314,13 @@ def _why_excluded(row: Mapping[str, Any]) -> str | None:
         return "it returns nothing and exists for a side effect"
     if row["returns"] in _NO_VALUE_TYPES:
         return "a PostgreSQL internal, not callable from a query"
-    # In pg_catalog only: functions an operator trusts by naming their schema are often
-    # parallel-unsafe merely by default (CREATE FUNCTION's), not because they write.
-    if row["schema"] == "pg_catalog" and row["parallel"] == "u" and row["name"] not in _SESSION_INFORMATION:
-        return "it writes or holds session state (PostgreSQL marks it parallel-unsafe)"
+    # Also in an operator's schemas: extensions mark what writes (pg_trgm's set_limit sets a
+    # setting); a team's own SQL functions say PARALLEL SAFE when they only compute.
+    if row["parallel"] == "u" and row["name"] not in _SESSION_INFORMATION:
+        return (
+            "it is marked parallel-unsafe: it writes or holds session state; a function that only "
+            "computes is declared PARALLEL SAFE"
+        )
     return None
 
 

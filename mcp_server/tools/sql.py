@@ -18,8 +18,9 @@ DESCRIPTION = """Run one read-only SQL query (PostgreSQL dialect) against the wa
 Readable schemas: marts (curated: dim_customers, customer_features, fct_customer_churn_monthly,
 fct_arpu_monthly, fct_network_quality_daily), intermediate and staging; admins also raw.
 Prefer list_marts/query_mart for the marts; read schema://database/main for every table and column.
-Rules: a single SELECT (WITH/CTEs, window functions, UNION allowed); no comments; no writes, locks,
-INTO, or admin/file/sleep functions. Values go in `parameters` and are referenced as :name or
+Rules: a single SELECT (WITH/CTEs, window functions, UNION allowed); no comments; no writes, locks
+or INTO; PostgreSQL's built-in functions only (not admin, file, sleep, settings or server-information
+ones; a refusal names anything else). Values go in `parameters` and are referenced as :name or
 %(name)s, never pasted into the SQL. Results come in pages of `max_rows`; pass `next_cursor` back
 as `cursor` (same query and parameters) for the next page. Give `session_id` + `save_as` to keep
 the page in a session for later analysis."""

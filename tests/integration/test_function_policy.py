@@ -7,7 +7,9 @@ import asyncpg
 import psycopg
 import psycopg.rows
 import pytest
+from mcp import Client
 
+from mcp_server.app import build_server
 from mcp_server.security.function_policy import (
     CATALOG_SQL,
     FUNCTION_SCHEMAS_SETTING,
@@ -16,6 +18,7 @@ from mcp_server.security.function_policy import (
     load_function_policy,
 )
 from mcp_server.security.sql_guard import SqlRejected, guard_sql
+from tests.integration.mcp_helpers import error_text, mcp_settings, structured
 from warehouse.db import as_url
 
 
@@ -37,7 +40,7 @@ def extension_database(empty_database_url):
         conn.execute("CREATE SCHEMA trgm")
         conn.execute("CREATE EXTENSION pg_trgm SCHEMA trgm")
         conn.execute(
-            "CREATE FUNCTION public.tenure_bucket(days int) RETURNS text LANGUAGE sql IMMUTABLE "
+            "CREATE FUNCTION public.tenure_bucket(days int) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE "
             "AS $$ SELECT CASE WHEN days < 365 THEN 'new' ELSE 'loyal' END $$"
         )
     return empty_database_url
@@ -50,8 +53,9 @@ def test_builtins_less_denied_categories(function_policy):
     assert function_policy.refusal([FunctionCall("setseed")]) == (
         "Function setseed is not allowed (it returns nothing and exists for a side effect)."
     )
-    assert "parallel-unsafe" in function_policy.refusal([FunctionCall("lo_get")]) or "large objects" in (
-        function_policy.refusal([FunctionCall("lo_get")])
+    assert "parallel-unsafe" in function_policy.refusal([FunctionCall("currtid2")])
+    assert (
+        function_policy.refusal([FunctionCall("lo_get")]) == "Function lo_get is not allowed (large objects)."
     )
     # One rule for server information: the server is refused, the caller's own session is not.
     for name in (
@@ -99,3 +103,25 @@ async def test_the_server_reads_the_same_list_through_asyncpg(extension_database
     assert dict(policy.allowed) == dict(expected.allowed)
     assert "similarity" in policy.allowed["trgm"] and "tenure_bucket" in policy.allowed["public"]
     assert "similarity" not in policy.allowed["pg_catalog"]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_query_database_follows_the_setting(extension_database, redis_url, tmp_path):
+    with psycopg.connect(extension_database, autocommit=True) as conn:
+        conn.execute("GRANT USAGE ON SCHEMA trgm TO telcopulse_query")
+    query = {"query": "SELECT trgm.similarity('abc', 'abd') AS s"}
+    default = build_server(mcp_settings(extension_database, redis_url, tmp_path / "a", query_cache_ttl=0))
+    async with Client(default) as client:
+        result = await client.call_tool("query_database", query)
+    assert result.is_error and FUNCTION_SCHEMAS_SETTING in error_text(result)
+
+    allowed = build_server(
+        mcp_settings(
+            extension_database, redis_url, tmp_path / "b", query_cache_ttl=0, query_function_schemas=["trgm"]
+        )
+    )
+    async with Client(allowed) as client:
+        answer = structured(await client.call_tool("query_database", query))
+        assert answer["rows"] == [{"s": 0.333333}] or abs(answer["rows"][0]["s"] - 1 / 3) < 1e-6
+        refused = await client.call_tool("query_database", {"query": "SELECT trgm.set_limit(0.1)"})
+    assert refused.is_error and "parallel-unsafe" in error_text(refused)
