@@ -14,6 +14,18 @@ QUERY_ROLE = "telcopulse_query"
 
 
 @asynccontextmanager
+async def server_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """The server's own pool, one connection: every call reuses its statement cache and codecs."""
+    pool = await asyncpg.create_pool(
+        as_url(database_url), min_size=1, max_size=1, connection_class=ExecutorConnection, reset=pool_reset
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
 async def server_layout_executor(
     pool: asyncpg.Pool, database_url: str, *, max_size: int, max_rows: int, max_bytes: int
 ) -> AsyncIterator[ReadOnlyExecutor]:

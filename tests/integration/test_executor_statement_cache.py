@@ -18,9 +18,9 @@ import pytest
 import pytest_asyncio
 
 from mcp_server.errors import QueryError, QueryTimeout
-from mcp_server.query.executor import ExecutorConnection, ReadOnlyExecutor, pool_reset
-from tests.integration.executor_fixtures import server_layout_executor
-from warehouse.db import as_url, connect
+from mcp_server.query.executor import ReadOnlyExecutor
+from tests.integration.executor_fixtures import server_layout_executor, server_pool
+from warehouse.db import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -35,17 +35,8 @@ async def pool(empty_database_url: str) -> AsyncIterator[asyncpg.Pool]:
         conn.execute("CREATE TABLE raw.secret_t (x int)")
         conn.execute("CREATE SEQUENCE marts.s")
         conn.execute("GRANT USAGE, UPDATE ON SEQUENCE marts.s TO telcopulse_query")
-    pool = await asyncpg.create_pool(
-        as_url(empty_database_url),
-        min_size=1,
-        max_size=1,  # one connection: every call below reuses the same statement cache
-        connection_class=ExecutorConnection,
-        reset=pool_reset,
-    )
-    try:
+    async with server_pool(empty_database_url) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 def _executor(pool: asyncpg.Pool) -> ReadOnlyExecutor:

@@ -23,14 +23,12 @@ from mcp_server.app import build_server
 from mcp_server.dependencies import POSTGRES
 from mcp_server.errors import QueryError, QueryTimeout
 from mcp_server.query.executor import (
-    ExecutorConnection,
     ReadOnlyExecutor,
-    pool_reset,
 )
 from mcp_server.query.text_columns import RecentQueries, is_type_failure, is_value_failure
-from tests.integration.executor_fixtures import server_layout_executor
+from tests.integration.executor_fixtures import server_layout_executor, server_pool
 from tests.integration.mcp_helpers import error_text, mcp_settings, structured
-from warehouse.db import as_url, connect
+from warehouse.db import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -74,17 +72,8 @@ def _by_attname(rows: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool(empty_database_url: str) -> AsyncIterator[asyncpg.Pool]:
     _make_mart(empty_database_url)
-    pool = await asyncpg.create_pool(
-        as_url(empty_database_url),
-        min_size=1,
-        max_size=1,  # one connection: its statement cache and type codecs carry over between calls
-        connection_class=ExecutorConnection,
-        reset=pool_reset,
-    )
-    try:
+    async with server_pool(empty_database_url) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
