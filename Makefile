@@ -17,6 +17,7 @@ up: $(STAMP)
 test: $(STAMP) $(NODE22)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 install: $(STAMP)
@@ -35,6 +36,7 @@ $(NODE22): $(STAMP) tests/node22.py
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

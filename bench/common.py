@@ -101,7 +101,7 @@ def bench_key(data_dir: str, role: str = "analyst") -> tuple[str, dict[str, str]
 
     Analyst by default, the role agents get; an admin's SQL takes the explicit-transaction
     path of `mcp_server.query.executor` (it may read raw), one round trip slower."""
-    from mcp_server.security.api_keys import FileKeyStore
+    from mcp_server.security.api_keys.file_store import FileKeyStore
 
     keys_file = Path(data_dir) / "api_keys.jsonl"
     key, _ = FileKeyStore(keys_file).create("bench", role)

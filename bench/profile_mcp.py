@@ -51,7 +51,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("query service + executor", r"^mcp_server/(query|cache|dependencies|abandon)"),
     ("tools (query_database body)", r"^mcp_server/tools/|^mcp_server/context"),
     ("tool gate (RBAC, limits, audit)", r"^mcp_server/app\.py|^mcp_server/security/principal"),
-    ("API-key middleware", r"^mcp_server/security/(auth|api_keys)\.py"),
+    ("API-key middleware", r"^mcp_server/security/(auth\.py|api_keys/)"),
     (
         "request guard (body check, disconnect link)",
         r"^mcp_server/http_limits\.py \S*McpRequestGuard|^mcp_server/http_limits\.py _jsonrpc",

@@ -3,17 +3,15 @@
 Inputs: "warehouse" (the standard frames of each analysis, the same SQL the Dagster
 precompute runs, so its results are cache hits here), one mart by name (its rows become
 the analysis' primary frame), or a session id whose data key holds rows the agent saved
-or brought. Warehouse and mart results are cached by data version in Redis (1 h) and kept
-in `analytics.analysis_results`; session data is the agent's own and is never cached.
+or brought. Warehouse and mart results go through `warehouse.analysis_store`, the store
+the precompute writes with: cached by data version in Redis (1 h) and kept in
+`analytics.analysis_results`. Session data is the agent's own and is never cached.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from mcp_server.context import AppContext
 from mcp_server.dependencies import REDIS, redis_outage
 from mcp_server.errors import InputValidationError, NoData
 from mcp_server.security.session_access import authorize_session
+from mcp_server.sessions.store import SESSION_ID_RE
 from warehouse.analysis_inputs import (
     PRIMARY_FRAME,
     RAW_TABLE_HAS_ROWS_SQL,
@@ -38,19 +37,11 @@ from warehouse.analysis_inputs import (
     empty_inputs,
     no_data_message,
 )
-from warehouse.analysis_store import (
-    ANALYSIS_TTL_SECONDS,
-    INSERT_RESULT_ASYNC_SQL,
-    SELECT_RESULT_SQL,
-    analysis_cache_key,
-    params_hash,
-)
+from warehouse.analysis_store import WAREHOUSE_SOURCE, AnalysisEntry, AnalysisKey, AsyncAnalysisStore
 from warehouse.frames import rows_to_frame
 
 logger = logging.getLogger(__name__)
 
-WAREHOUSE = "warehouse"
-SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_INPUT_ROWS = 500_000
 INPUT_TIMEOUT_S = 120
 
@@ -116,32 +107,24 @@ async def _load_session(
     return {PRIMARY_FRAME[analysis_type]: frame}
 
 
-async def _cached(app: AppContext, key: str, lookup: tuple[str, str, str, str]) -> AnalysisAnswer | None:
-    try:
-        raw = await app.redis.get(key)
-    except RedisError as exc:
-        REDIS.failed(redis_outage(exc) or type(exc).__name__)  # counted, not logged per call
-        raw = None
-    if raw is not None:
-        entry = json.loads(raw)
-        return AnalysisAnswer(entry["result"], entry["row_count"], entry["computed_at"], True, lookup[0])
-    async with app.postgres(lookup=True) as conn:
-        row = await conn.fetchrow(SELECT_RESULT_SQL, *lookup)
-    if row is None:
-        return None
-    answer = AnalysisAnswer(
-        json.loads(row["result"]), row["row_count"], row["computed_at"].isoformat(), True, lookup[0]
+def _store(app: AppContext) -> AsyncAnalysisStore:
+    """The result store over the server's own pool and Redis.
+
+    The read is a lookup (a stall there means PostgreSQL is down); Redis failures are
+    counted, not raised, since PostgreSQL holds every result too.
+    """
+    return AsyncAnalysisStore(
+        app.settings.require_database_url(),
+        app.redis,
+        read_connection=lambda: app.postgres(lookup=True),
+        write_connection=app.postgres,
+        computed_by="mcp",
+        on_redis_error=_redis_failed,
     )
-    await _remember(app, key, answer)
-    return answer
 
 
-async def _remember(app: AppContext, key: str, answer: AnalysisAnswer) -> None:
-    entry = {"result": answer.result, "row_count": answer.row_count, "computed_at": answer.computed_at}
-    try:
-        await app.redis.set(key, json.dumps(entry), ex=ANALYSIS_TTL_SECONDS)
-    except RedisError as exc:
-        REDIS.failed(redis_outage(exc) or type(exc).__name__)
+def _redis_failed(exc: RedisError) -> None:
+    REDIS.failed(redis_outage(exc) or type(exc).__name__)  # counted, not logged per call
 
 
 async def analyze(
@@ -149,49 +132,37 @@ async def analyze(
 ) -> AnalysisAnswer:
     parameters = dict(parameters)
     session_key = parameters.pop("session_key", None)
-    is_session = bool(SESSION_ID.match(data_source))
+    is_session = bool(SESSION_ID_RE.fullmatch(data_source))
     version: str | None = None
-    cache_key = lookup = None
+    store: AsyncAnalysisStore | None = None
+    key: AnalysisKey | None = None
     if not is_session:
         marts = await app.marts()
-        if data_source != WAREHOUSE and data_source not in marts:
+        if data_source != WAREHOUSE_SOURCE and data_source not in marts:
             raise InputValidationError(
                 f"unknown data_source {data_source!r}",
                 hint=f"use 'warehouse', a mart ({', '.join(sorted(marts))}) or a session_id with session_key",
             )
         version = await app.version.current()
-        cache_key = analysis_cache_key(
-            app.settings.require_database_url(), version, analysis_type, data_source, parameters
-        )
-        lookup = (version, analysis_type, data_source, params_hash(parameters))
-        hit = await _cached(app, cache_key, lookup)
+        store = _store(app)
+        key = store.key(version, analysis_type, data_source, parameters)
+        hit = await store.read(key)
         if hit is not None:
-            return hit
+            return AnalysisAnswer(hit.result, hit.row_count, hit.computed_at, True, version)
 
     if is_session:
         frames = await _load_session(app, analysis_type, data_source, session_key)
-    elif data_source == WAREHOUSE:
+    elif data_source == WAREHOUSE_SOURCE:
         frames = await _load_standard(app, analysis_type)
     else:
         frames = await _load_mart(app, analysis_type, data_source)
 
     started = time.perf_counter()
     result = await _computed(analysis_type, frames, parameters)
-    payload = result.model_dump(mode="json")
-    row_count = len(next(iter(frames.values())))
-    answer = AnalysisAnswer(payload, row_count, dt.datetime.now(dt.UTC).isoformat(), False, version)
-    if cache_key is not None and lookup is not None:
-        async with app.postgres() as conn:
-            await conn.execute(
-                INSERT_RESULT_ASYNC_SQL,
-                *lookup,
-                json.dumps(parameters, default=str),
-                json.dumps(payload),
-                row_count,
-                int((time.perf_counter() - started) * 1000),
-            )
-        await _remember(app, cache_key, answer)
-    return answer
+    entry = AnalysisEntry.computed_now(result.model_dump(mode="json"), len(next(iter(frames.values()))))
+    if store is not None and key is not None:
+        await store.write(key, entry, duration_ms=int((time.perf_counter() - started) * 1000))
+    return AnalysisAnswer(entry.result, entry.row_count, entry.computed_at, False, version)
 
 
 async def _computed(

@@ -42,7 +42,7 @@ from mcp_server.resources.dictionary import render_dictionary
 from mcp_server.resources.schema import render_schema
 from mcp_server.resources.templates import analysis_types, template
 from mcp_server.security import rbac
-from mcp_server.security.api_keys import Principal
+from mcp_server.security.identity import Principal, Role
 from mcp_server.security.principal import local_principal, peek_principal, principal_middleware
 from mcp_server.security.rate_limit import retry_message
 from mcp_server.tools import admin, analysis, charts, marts, sessions, sql
@@ -271,7 +271,7 @@ class TelcopulseMCP(MCPServer):
 
 
 def build_server(
-    settings: Settings | None = None, *, local_role: str | None = None, local: Principal | None = None
+    settings: Settings | None = None, *, local_role: Role | None = None, local: Principal | None = None
 ) -> TelcopulseMCP:
     """The server. Callers without an API key (stdio, in-memory) act as `local`, by default the
     local user with `local_role` (TELCOPULSE_STDIO_ROLE)."""

@@ -29,6 +29,7 @@ from mcp_server.query.executor import (
     pool_reset,
     query_session_settings,
 )
+from mcp_server.query.service import QueryService
 from mcp_server.security.function_policy import FunctionPolicy, load_function_policy
 from mcp_server.security.rate_limit import RateLimiter
 from mcp_server.sessions.store import PostgresArchiver, SessionStore
@@ -53,8 +54,15 @@ class AppContext:
     manifest: Manifest
     limiter: RateLimiter | None = None
     audit: AuditLog | None = None
+    # Every tool's paged, cached read; built from the fields above (`__post_init__`).
+    queries: QueryService = field(init=False)
     _marts: tuple[str, dict[str, Mart]] | None = None
     _marts_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        # Derived here, not passed in, so the service cannot read through a different
+        # executor, cache or data version than the rest of the server (analyses, cache_clear).
+        self.queries = QueryService(executor=self.executor, cache=self.cache, version=self.version)
 
     def postgres(self, *, lookup: bool = False) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """A pooled connection whose outages and pool exhaustion answer `Unavailable`.

@@ -12,16 +12,17 @@ keys that encrypt session data at rest (see mcp_server/security/fernet_rotation.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from mcp_server.security.api_keys import KeyRecord, KeyStore
+# The one definition of the roles, from the dependency-free module (not from
+# mcp_server.security.identity, which pulls in pydantic), so `--help` stays instant.
+from warehouse.caller_roles import Role as RoleOption
 
-# Kept literal here (not imported) so the CLI module imports nothing heavy; a unit test
-# checks it equals mcp_server.security.api_keys.Role.
-RoleOption = Literal["admin", "analyst", "viewer"]
+if TYPE_CHECKING:
+    from mcp_server.security.api_keys.records import KeyRecord
+    from mcp_server.security.api_keys.store import KeyStore
 
 keys_app = typer.Typer(
     help="Create, list, revoke and rotate API keys for the MCP HTTP server.",
@@ -48,7 +49,8 @@ def _fail(message: str) -> typer.Exit:
 
 def _open_store() -> KeyStore:
     """The configured store; for PostgreSQL the schema is migrated first so the table exists."""
-    from mcp_server.security.api_keys import KeyStoreError, open_key_store
+    from mcp_server.security.api_keys import open_key_store
+    from mcp_server.security.api_keys.store import KeyStoreError
     from warehouse.settings import get_settings
 
     settings = get_settings()
@@ -65,13 +67,18 @@ def _open_store() -> KeyStore:
 def _checked_key_id(key_id: str) -> str:
     """Refuse anything that is not a key id without echoing it: a pasted full key must not
     land in terminal scrollback or CI logs a second time."""
-    from mcp_server.security.api_keys import KEY_PREFIX, is_key_id
+    from mcp_server.security.identity import KEY_ID_HEX_CHARS, KEY_PREFIX, is_key_id
 
     if is_key_id(key_id):
         return key_id
     if key_id.startswith(KEY_PREFIX):
-        raise _fail("pass the key id (the 12 hex characters after `tp_`), not the whole key")
-    raise _fail("not a key id: expected 12 lowercase hexadecimal characters (see `telcopulse keys list`)")
+        raise _fail(
+            f"pass the key id (the {KEY_ID_HEX_CHARS} hex characters after `{KEY_PREFIX}`), not the whole key"
+        )
+    raise _fail(
+        f"not a key id: expected {KEY_ID_HEX_CHARS} lowercase hexadecimal characters "
+        "(see `telcopulse keys list`)"
+    )
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -97,7 +104,7 @@ def create(
     ] = None,
 ) -> None:
     """Create a key and print it once."""
-    from mcp_server.security.api_keys import KeyStoreError
+    from mcp_server.security.api_keys.store import KeyStoreError
 
     store = _open_store()
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_days) if expires_days else None
@@ -111,7 +118,7 @@ def create(
 @keys_app.command("list")
 def list_keys() -> None:
     """Show every key's metadata (never secrets or hashes)."""
-    from mcp_server.security.api_keys import KeyStoreError
+    from mcp_server.security.api_keys.store import KeyStoreError
 
     try:
         records = _open_store().list()
@@ -144,7 +151,7 @@ def list_keys() -> None:
 @keys_app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="Id of the key (see `keys list`).")]) -> None:
     """Revoke a key; it stops working at once here and within 30 s in running servers."""
-    from mcp_server.security.api_keys import KeyStoreError
+    from mcp_server.security.api_keys.store import KeyStoreError
 
     key_id = _checked_key_id(key_id)
     store = _open_store()
@@ -163,7 +170,7 @@ def revoke(key_id: Annotated[str, typer.Argument(help="Id of the key (see `keys 
 @keys_app.command("rotate")
 def rotate(key_id: Annotated[str, typer.Argument(help="Id of the key to replace.")]) -> None:
     """Issue a successor with the same name and role; the old key keeps working until revoked."""
-    from mcp_server.security.api_keys import KeyStoreError, UnknownKeyError
+    from mcp_server.security.api_keys.store import KeyStoreError, UnknownKeyError
 
     key_id = _checked_key_id(key_id)
     store = _open_store()

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from warehouse.caller_roles import Role
 from warehouse.db import dbt_connection_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -192,9 +193,7 @@ class Settings(BaseSettings):
         description="While the key store (PostgreSQL) is unreachable, keys this process verified "
         "within the last N seconds are still accepted from memory; other keys get 503. 0: off.",
     )
-    stdio_role: str = Field(
-        default="analyst", pattern=r"^(admin|analyst|viewer)$", description="Role of the local stdio user."
-    )
+    stdio_role: Role = Field(default="analyst", description="Role of the local stdio user.")
     rate_limits: dict[str, int] = Field(
         default_factory=lambda: {"admin": 600, "analyst": 120, "viewer": 60},
         description="Tool calls per minute per API key, by role (JSON object).",

@@ -4,7 +4,10 @@
 -- (transactions of known customers, in months that have active customers of the account type).
 with arpu as (
 
-    select month, account_type, sum(revenue) as revenue
+    select
+        month,
+        account_type,
+        sum(revenue) as revenue
     from {{ ref('fct_arpu_monthly') }}
     group by 1, 2
 
@@ -23,7 +26,11 @@ staged as (
 
 )
 
-select arpu.month, arpu.account_type, arpu.revenue as arpu_revenue, staged.revenue as staged_revenue
+select
+    arpu.month,
+    arpu.account_type,
+    arpu.revenue as arpu_revenue,
+    staged.revenue as staged_revenue
 from arpu
 left join staged
     on staged.month = arpu.month

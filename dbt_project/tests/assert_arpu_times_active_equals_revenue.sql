@@ -22,7 +22,9 @@ select
     arpu_paying
 from arpu
 where abs(arpu * active_customers - revenue) > 0.005 * active_customers
-   or (paying_customers > 0
-       and abs(arpu_paying * paying_customers - revenue) > 0.005 * paying_customers)
-   or (paying_customers = 0 and arpu_paying is not null)
-   or min_active <> max_active
+    or (
+        paying_customers > 0
+        and abs(arpu_paying * paying_customers - revenue) > 0.005 * paying_customers
+    )
+    or (paying_customers = 0 and arpu_paying is not null)
+    or min_active <> max_active

@@ -2,5 +2,5 @@
 select *
 from {{ ref('fct_customer_churn_monthly') }}
 where customers_churned > customers_at_risk
-   or new_customers > customers_at_risk
-   or customers_churned < 0
+    or new_customers > customers_at_risk
+    or customers_churned < 0

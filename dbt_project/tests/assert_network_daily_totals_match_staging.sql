@@ -17,7 +17,10 @@ with mart as (
 
 bounds as (
 
-    select min(event_date) as first_date, max(event_date) as last_date from mart
+    select
+        min(event_date) as first_date,
+        max(event_date) as last_date
+    from mart
 
 ),
 
@@ -31,7 +34,7 @@ staged as (
     from {{ ref('stg_telco__network_events') }} as events
     cross join bounds
     where events.event_timestamp >= bounds.first_date
-      and events.event_timestamp < bounds.last_date + 1
+        and events.event_timestamp < bounds.last_date + 1
     group by events.event_date
 
 )
@@ -47,5 +50,5 @@ select
 from mart
 full outer join staged on staged.event_date = mart.event_date
 where mart.events is distinct from staged.events
-   or mart.poor_events is distinct from staged.poor_events
-   or mart.data_mb is distinct from staged.data_mb
+    or mart.poor_events is distinct from staged.poor_events
+    or mart.data_mb is distinct from staged.data_mb

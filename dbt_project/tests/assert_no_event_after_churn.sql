@@ -10,4 +10,4 @@ from {{ ref('stg_telco__network_events') }} as events
 inner join {{ ref('stg_telco__customers') }} as customers
     on customers.customer_id = events.customer_id
 where customers.churned_at is not null
-  and events.event_timestamp > customers.churned_at
+    and events.event_timestamp > customers.churned_at

@@ -27,6 +27,8 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
+from mcp_server.security.identity import KEY_ID_PATTERN, KEY_PREFIX
+
 __all__ = ["mask_pii", "query_shape_hash", "redact_sql", "redact_sql_fallback", "shape_hash"]
 
 # --------------------------------------------------------------------------- free text
@@ -34,7 +36,7 @@ __all__ = ["mask_pii", "query_shape_hash", "redact_sql", "redact_sql_fallback", 
 # Order matters: longer / more specific secrets go first so a later, looser pattern (the
 # e-mail or phone one) never sees half of a token.
 _FERNET = re.compile(r"gAAAAA[A-Za-z0-9_\-]{60,}={0,2}")
-_API_KEY = re.compile(r"\b(tp_[0-9a-f]{12}_)[A-Za-z0-9_\-]+")
+_API_KEY = re.compile(rf"\b({re.escape(KEY_PREFIX)}{KEY_ID_PATTERN}_)[A-Za-z0-9_\-]+")
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,31}://[^\s:/?#@]{0,256}):([^\s@/]{0,512})@")
 _CONNINFO_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)")
 # A header line (`Authorization: Bearer x`) and the repr of a header dict

@@ -14,7 +14,7 @@ from typing import Any
 from mcp_server.errors import TelcopulseError
 from mcp_server.observability.audit import STARTED, AuditEvent, AuditLog
 from mcp_server.security import rbac
-from mcp_server.security.api_keys import Principal
+from mcp_server.security.identity import Principal
 
 
 def audited_before_acting(name: str, annotations: Any, arguments: Any) -> bool:

@@ -1,11 +1,13 @@
 """One path for every read: cache lookup, paging, execution, cache fill.
 
 `query_database` (SQL the guard vetted) and `query_mart` (SQL built from validated
-identifiers) both end here, so caching, cursors and limits behave the same for both.
+identifiers) both end here, through the one `QueryService` the app context builds, so
+caching, cursors and limits behave the same for both.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -33,43 +35,58 @@ class QueryResult(BaseModel):
     saved_as: str | None = Field(default=None, description="Session data key the rows were saved under")
 
 
-async def run_query(
-    *,
-    executor: ReadOnlyExecutor,
-    cache: QueryCache,
-    version: DataVersion,
-    sql: str,
-    args: tuple[Any, ...] | list[Any],
-    fingerprint: str,
-    timeout_s: float,
-    page_size: int,
-    cursor: str | None,
-    role: str | None = None,
-) -> QueryResult:
-    """`role` overrides the executor's query role (admins read raw); it is part of the cache key,
-    so a result one role may see is never served to another."""
-    data_version = await version.current()
-    query_id = fingerprint[:24]
-    offset = decode_cursor(cursor, query=query_id, version=data_version) if cursor else 0
-    page_size = max(1, min(page_size, executor.max_rows))
-    key = cache.key(data_version, role or "default", fingerprint, offset, page_size)
-    hit = await cache.get(key)
-    if hit is not None:
-        return QueryResult.model_validate({**hit, "cached": True})
-    page = await executor.fetch_page(
-        sql, args, timeout_s=timeout_s, offset=offset, limit=page_size, role=role
-    )
-    result = QueryResult(
-        columns=[ColumnInfo(name=c.name, type=c.type) for c in page.columns],
-        rows=page.rows,
-        row_count=len(page.rows),
-        truncated=page.has_more,
-        next_cursor=(
-            Cursor(query=query_id, offset=page.next_offset, version=data_version).encode()
-            if page.next_offset is not None
-            else None
-        ),
-        data_version=data_version,
-    )
-    await cache.put(key, result.model_dump(mode="json", exclude={"cached", "saved_as"}))
-    return result
+@dataclass(frozen=True)
+class QueryService:
+    """The read path with its collaborators bound once, by the app context.
+
+    Tools used to pass executor, cache and data version on every call; binding them here
+    means a tool cannot pair one executor with another cache, and a new read path (a
+    tool, a bench) gets caching, paging and the role-aware key by calling `run`.
+    """
+
+    executor: ReadOnlyExecutor
+    cache: QueryCache
+    version: DataVersion
+
+    async def run(
+        self,
+        *,
+        sql: str,
+        args: tuple[Any, ...] | list[Any],
+        fingerprint: str,
+        timeout_s: float,
+        page_size: int,
+        cursor: str | None,
+        role: str | None = None,
+    ) -> QueryResult:
+        """One page of `sql`, from the cache when this version, role and page were seen.
+
+        `role` overrides the executor's query role (admins read raw); it is part of the
+        cache key, so a result one role may see is never served to another. A cursor is
+        bound to the query and the data version, so it cannot page a different result.
+        """
+        data_version = await self.version.current()
+        query_id = fingerprint[:24]
+        offset = decode_cursor(cursor, query=query_id, version=data_version) if cursor else 0
+        page_size = max(1, min(page_size, self.executor.max_rows))
+        key = self.cache.key(data_version, role or "default", fingerprint, offset, page_size)
+        hit = await self.cache.get(key)
+        if hit is not None:
+            return QueryResult.model_validate({**hit, "cached": True})
+        page = await self.executor.fetch_page(
+            sql, args, timeout_s=timeout_s, offset=offset, limit=page_size, role=role
+        )
+        result = QueryResult(
+            columns=[ColumnInfo(name=c.name, type=c.type) for c in page.columns],
+            rows=page.rows,
+            row_count=len(page.rows),
+            truncated=page.has_more,
+            next_cursor=(
+                Cursor(query=query_id, offset=page.next_offset, version=data_version).encode()
+                if page.next_offset is not None
+                else None
+            ),
+            data_version=data_version,
+        )
+        await self.cache.put(key, result.model_dump(mode="json", exclude={"cached", "saved_as"}))
+        return result

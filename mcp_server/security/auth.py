@@ -14,25 +14,19 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp_types import INVALID_REQUEST
 
-from mcp_server.security.api_keys import KeyStoreError, KeyStoreUnavailable, Principal
+from mcp_server.security.api_keys.store import KeyStoreError, KeyStoreUnavailable
+from mcp_server.security.identity import Principal, key_id_of
 
 logger = logging.getLogger("telcopulse.auth")
 
 Verify = Callable[[str], Awaitable[Principal | None]]
-_KEY_ID = re.compile(r"^tp_([0-9a-f]{12})_")
 MAX_HEADER_CHARS = 512
 UNAVAILABLE_RETRY_AFTER_S = 5
-
-
-def _key_id(presented: str) -> str | None:
-    match = _KEY_ID.match(presented)
-    return match.group(1) if match else None
 
 
 async def _reject(
@@ -118,7 +112,7 @@ class ApiKeyMiddleware:
             # answered from memory): the key may well be valid, so 503 + Retry-After, not 401.
             logger.info(
                 "auth deferred: key store unavailable",
-                extra={"outcome": "Unavailable", "key_id": _key_id(key)},
+                extra={"outcome": "Unavailable", "key_id": key_id_of(key)},
             )
             await _reject(send, str(exc), status=503, error="Unavailable", retry_after=exc.retry_after)
             return
@@ -135,7 +129,9 @@ class ApiKeyMiddleware:
             )
             return
         if principal is None:
-            logger.info("auth rejected: invalid key", extra={"outcome": "AuthError", "key_id": _key_id(key)})
+            logger.info(
+                "auth rejected: invalid key", extra={"outcome": "AuthError", "key_id": key_id_of(key)}
+            )
             await _reject(send, "invalid, expired or revoked API key; ask an admin for a new one")
             return
         # Successes are logged per tool call (with the key id) and audited; a line per HTTP

@@ -12,14 +12,14 @@ import binascii
 import json
 import logging
 import os
-import secrets
-import stat
 import time
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from mcp_server.security.private_files import refuse_shared, temp_sibling
+from mcp_server.security.private_files import write_exclusive as _write_exclusive
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _publish(path: Path, content: bytes) -> bool:
     into place, so a concurrent reader never sees a half-written key and exactly one of
     several processes starting at once wins (link fails with EEXIST for the others).
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = temp_sibling(path)
     _write_exclusive(tmp, content)
     try:
         os.link(tmp, path)
@@ -103,25 +103,12 @@ def _publish(path: Path, content: bytes) -> bool:
         tmp.unlink(missing_ok=True)
 
 
-def _write_exclusive(path: Path, content: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def _read_key_file(path: Path) -> str:
     deadline = time.monotonic() + _EMPTY_FILE_WAIT_S
     while True:
         fd = os.open(path, os.O_RDONLY)
         with os.fdopen(fd, "rb") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
-            if os.name == "posix" and mode & 0o077:
-                raise RuntimeError(
-                    f"Fernet key file {path} is accessible by group/others "
-                    f"(mode {stat.filemode(mode)}); restrict it with: chmod 600 {path}"
-                )
+            refuse_shared(path, os.fstat(handle.fileno()).st_mode, "Fernet key file", RuntimeError)
             text = handle.read().decode("ascii", errors="replace")
         if text.strip() or time.monotonic() >= deadline:
             return text

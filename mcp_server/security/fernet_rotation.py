@@ -30,21 +30,23 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from psycopg.types.json import Jsonb
 
 from mcp_server.security.crypto import KEYS_VARIABLE, load_fernet
+from mcp_server.sessions.store import SESSION_ID_RE, data_prefix
 from warehouse.db import connect
 from warehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DATA_KEY_PATTERN = "session:*:data:*"
+DATA_KEY_PATTERN = data_prefix("*") + "*"
 SCAN_COUNT = 500
 ARCHIVE_BATCH_ROWS = 500
 # A value rewritten by a server between our read and our write is read and rotated again
 # this often before it is counted as skipped (a busy key is written under the new key anyway
 # once the servers have it first).
 CAS_ATTEMPTS = 3
-# Exactly the data keys of store.py (session ids are 32 hex characters), so another key that
-# happens to match the glob (`session:index:<user with :data: in it>`) is never touched.
-_DATA_KEY_RE = re.compile(r"^session:[0-9a-f]{32}:data:.+$", re.DOTALL)
+# Exactly the data keys of the session store (key layout and session id format taken from it),
+# so another key that happens to match the glob (`session:index:<user with :data: in it>`)
+# is never touched.
+_DATA_KEY_RE = re.compile(f"^{data_prefix(SESSION_ID_RE.pattern)}.+$", re.DOTALL)
 
 # Replace KEYS[1] with ARGV[2] only if it still holds ARGV[1], keeping its TTL.
 # Returns 1 replaced, 0 gone (expired/deleted, or not a string), -1 changed since read.

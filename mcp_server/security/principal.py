@@ -15,17 +15,17 @@ from contextvars import ContextVar
 from typing import Any
 
 from mcp_server.errors import AuthError
-from mcp_server.security.api_keys import Principal
+from mcp_server.security.identity import Principal, Role
 
 _current: ContextVar[Principal | None] = ContextVar("telcopulse_principal", default=None)
 
 
-def local_principal(role: str) -> Principal:
+def local_principal(role: Role) -> Principal:
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "local"
-    return Principal(key_id="stdio", name=f"local:{user}", role=role)  # type: ignore[arg-type]
+    return Principal(key_id="stdio", name=f"local:{user}", role=role)
 
 
 def peek_principal() -> Principal | None:

@@ -10,14 +10,14 @@ Roles, as the seed defines them:
   with their rejected records;
 - analyst: read-only data access (marts, guarded SQL), analyses, charts, own sessions;
 - viewer: read sessions shared with it, plus resources and prompts.
+
+The role names themselves, and which session a caller may use (owner/admin, or shared
+read-only), are identity facts: `mcp_server/security/identity.py`.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
-Role = Literal["admin", "analyst", "viewer"]
-ROLES: tuple[Role, ...] = ("admin", "analyst", "viewer")
+from mcp_server.security.identity import ROLES, Role
 
 _ANALYST: frozenset[Role] = frozenset({"admin", "analyst"})
 _EVERYONE: frozenset[Role] = frozenset(ROLES)
@@ -47,10 +47,12 @@ def roles_for(tool: str) -> list[str]:
     return sorted(TOOL_POLICY.get(tool, frozenset()))
 
 
-def can_access_session(role: str, principal: str, owner: str | None, shared_with: list[str]) -> bool:
-    """Admins see every session; others their own, and viewers those shared with them."""
-    if role == "admin":
-        return True
-    if owner is not None and owner == principal:
-        return True
-    return principal in shared_with
+def query_role_for(role: str, *, admin_role: str) -> str | None:
+    """The PostgreSQL role a caller's ad-hoc SQL runs as; None keeps the executor's query role.
+
+    Admins read raw (files as loaded, personal data included) through `admin_role`; every
+    other role stays on the default query role's curated schemas. Decided here with the rest
+    of who-may-do-what, so a tool cannot widen database access on its own. Roles as strings,
+    like `allowed`; the admin role's name is configuration (`Settings.query_admin_role`).
+    """
+    return admin_role if role == "admin" else None

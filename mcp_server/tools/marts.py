@@ -12,7 +12,7 @@ from mcp_server.context import app_context
 from mcp_server.dependencies import LOOKUP_TIMEOUT
 from mcp_server.errors import InputValidationError
 from mcp_server.query.mart_sql import Filter, build_mart_query
-from mcp_server.query.service import QueryResult, run_query
+from mcp_server.query.service import QueryResult
 from mcp_server.tools.common import READ_ONLY, save_result
 
 
@@ -146,10 +146,7 @@ def register(server: MCPServer) -> None:
         built = build_mart_query(
             marts[mart], columns=columns, filters=filters, group_by=group_by, order_by=order_by
         )
-        result = await run_query(
-            executor=app.executor,
-            cache=app.cache,
-            version=app.version,
+        result = await app.queries.run(
             sql=built.sql,
             args=built.args,
             fingerprint=built.fingerprint,

@@ -10,10 +10,13 @@ from mcp_server.context import app_context
 from mcp_server.errors import Forbidden
 from mcp_server.security.principal import current_principal
 from mcp_server.security.session_access import authorize_session
+from mcp_server.sessions.store import SESSION_ID_PATTERN
 from mcp_server.tools.common import READ_ONLY, SESSION_WRITE
 
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
-SessionId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="session_id from session_create")]
+SessionId = Annotated[
+    str, Field(pattern=f"^{SESSION_ID_PATTERN}$", description="session_id from session_create")
+]
 Key = Annotated[str, Field(pattern=KEY_PATTERN, description="Data key: letters, digits, _ . : -")]
 
 

@@ -8,8 +8,9 @@ from pydantic import Field
 from mcp_server.context import app_context
 from mcp_server.errors import QueryError
 from mcp_server.query.mart_sql import ParamValue
-from mcp_server.query.service import QueryResult, run_query
+from mcp_server.query.service import QueryResult
 from mcp_server.security.principal import current_principal
+from mcp_server.security.rbac import query_role_for
 from mcp_server.security.sql_guard import SqlRejected, guard_sql
 from mcp_server.tools.common import READ_ONLY, save_result
 
@@ -49,17 +50,14 @@ def register(server: MCPServer) -> None:
             guarded = guard_sql(query, parameters, policy=app.function_policy)
         except SqlRejected as exc:
             raise QueryError(exc.reason) from None
-        result = await run_query(
-            executor=app.executor,
-            cache=app.cache,
-            version=app.version,
+        result = await app.queries.run(
             sql=guarded.sql,
             args=guarded.args,
             fingerprint=guarded.fingerprint,
             timeout_s=min(timeout, app.settings.query_timeout_max),
             page_size=max_rows,
             cursor=cursor,
-            role=app.settings.query_admin_role if current_principal().role == "admin" else None,
+            role=query_role_for(current_principal().role, admin_role=app.settings.query_admin_role),
         )
         return await save_result(
             app,

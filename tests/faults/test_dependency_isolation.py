@@ -28,7 +28,7 @@ import httpx
 import pytest
 import redis
 
-from mcp_server.security.api_keys import PostgresKeyStore
+from mcp_server.security.api_keys.postgres_store import PostgresKeyStore
 from tests.integration.mcp_helpers import (
     INITIALIZE,
     MCP_HEADERS,

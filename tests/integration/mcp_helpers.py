@@ -191,7 +191,7 @@ def server_env(database_url: str, redis_url: str, data_dir: Path, **extra: str) 
 
 def make_keys(keys_file: Path, people: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """Create one key per name -> role in a file key store; returns (name -> key, name -> key_id)."""
-    from mcp_server.security.api_keys import FileKeyStore
+    from mcp_server.security.api_keys.file_store import FileKeyStore
 
     store = FileKeyStore(keys_file)
     keys, ids = {}, {}

@@ -10,15 +10,11 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from mcp_server.security import api_keys
-from mcp_server.security.api_keys import (
-    KeyStore,
-    KeyStoreError,
-    PostgresKeyStore,
-    Principal,
-    UnknownKeyError,
-    open_key_store,
-)
+from mcp_server.security.api_keys import open_key_store
+from mcp_server.security.api_keys import postgres_store as api_keys
+from mcp_server.security.api_keys.postgres_store import PostgresKeyStore
+from mcp_server.security.api_keys.store import KeyStore, KeyStoreError, UnknownKeyError
+from mcp_server.security.identity import Principal
 from telcopulse.keys_cli import keys_app
 from warehouse.db import as_url, connect
 from warehouse.settings import Settings, get_settings

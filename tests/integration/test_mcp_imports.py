@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 
 from mcp_server.app import build_server
-from mcp_server.security.api_keys import Principal
+from mcp_server.security.identity import Principal
 from tests.integration.mcp_helpers import error_text, mcp_settings, structured
 from tests.integration.simulated_imports import record_import
 from warehouse.db import connect

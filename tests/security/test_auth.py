@@ -9,8 +9,8 @@ import pytest
 from mcp import MCPError
 from mcp_types import INVALID_REQUEST
 
-from mcp_server.security import api_keys
-from mcp_server.security.api_keys import FileKeyStore
+from mcp_server.security.api_keys import store as api_keys
+from mcp_server.security.api_keys.file_store import FileKeyStore
 from tests.integration.mcp_helpers import INITIALIZE, MCP_HEADERS, keyed_client, structured
 
 INIT = INITIALIZE

@@ -27,7 +27,7 @@ from mcp_types import CallToolResult
 from analyses.registry import ANALYSES
 from mcp_server.app import build_server
 from mcp_server.security import rbac
-from mcp_server.security.api_keys import Principal
+from mcp_server.security.identity import Principal
 from tests.integration.mcp_helpers import database_fingerprint, error_text, mcp_settings, structured
 
 # Random titles and labels hold characters no bundled font has; matplotlib warns, rightly.

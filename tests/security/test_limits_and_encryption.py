@@ -12,7 +12,7 @@ import redis
 from mcp import Client
 
 from mcp_server.app import build_server
-from mcp_server.security.api_keys import Principal
+from mcp_server.security.identity import Principal
 from tests.integration.mcp_helpers import error_text, mcp_settings, structured
 from warehouse.db import connect
 

@@ -24,7 +24,7 @@ from mcp_types import CallToolResult
 
 from mcp_server.app import build_server
 from mcp_server.observability.logging import NOISY_LOGGERS, JsonFormatter
-from mcp_server.security.api_keys import Principal
+from mcp_server.security.identity import Principal
 from tests.integration.conftest import TELCOPULSE
 from tests.integration.mcp_helpers import (
     INITIALIZE,

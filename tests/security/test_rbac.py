@@ -8,7 +8,7 @@ from mcp import Client
 
 from mcp_server.app import build_server
 from mcp_server.security import rbac
-from mcp_server.security.api_keys import Principal
+from mcp_server.security.identity import Principal
 from tests.integration.mcp_helpers import error_text, mcp_settings, structured
 
 # One call per tool that succeeds for an allowed role (session ids are filled in per test).
@@ -90,6 +90,19 @@ async def test_every_tool_for_every_role(settings, role, tool):
         assert role in error_text(result)
     else:
         assert not result.is_error, (tool, role, error_text(result))
+
+
+@pytest.mark.parametrize("role", ["admin", "analyst"])
+async def test_only_admins_sql_reads_raw(settings, role):
+    """query_database runs admins' SQL as the admin query role (rbac.query_role_for)."""
+    async with Client(_server(settings, role)) as client:
+        result = await client.call_tool(
+            "query_database", {"query": "SELECT count(*) AS n FROM raw.customers"}
+        )
+    if role == "admin":
+        assert structured(result)["rows"][0]["n"] > 0
+    else:
+        assert result.is_error and "permission denied" in error_text(result)
 
 
 async def test_sessions_are_owned(settings):

@@ -14,17 +14,14 @@ from typing import Any
 
 import pytest
 
-from mcp_server.security import api_keys
-from mcp_server.security.api_keys import (
-    FileKeyStore,
-    KeyStoreError,
-    KeyStoreUnavailable,
-    PostgresKeyStore,
-    Principal,
-    VerificationCache,
-    open_key_store,
-)
+from mcp_server.security.api_keys import open_key_store
+from mcp_server.security.api_keys import store as api_keys
+from mcp_server.security.api_keys.cache import VerificationCache
+from mcp_server.security.api_keys.file_store import FileKeyStore
+from mcp_server.security.api_keys.postgres_store import STORE_CONNECT_TIMEOUT_S, PostgresKeyStore
+from mcp_server.security.api_keys.store import KeyStoreError, KeyStoreUnavailable
 from mcp_server.security.auth import ApiKeyMiddleware
+from mcp_server.security.identity import Principal
 from warehouse.settings import Settings
 
 TTL, GRACE = 30.0, 3600.0
@@ -244,7 +241,7 @@ def test_postgres_store_connects_with_a_timeout(monkeypatch: pytest.MonkeyPatch)
     store = PostgresKeyStore("postgresql://u@127.0.0.1:1/x")
     with pytest.raises(KeyStoreUnavailable):
         store.verify("tp_0123456789ab_" + "a" * 43)
-    assert seen == [{"autocommit": True, "connect_timeout": api_keys.STORE_CONNECT_TIMEOUT_S}]
+    assert seen == [{"autocommit": True, "connect_timeout": STORE_CONNECT_TIMEOUT_S}]
     seen.clear()
     with pytest.raises(psycopg.OperationalError):
         PostgresKeyStore("postgresql://u@127.0.0.1:1/x?connect_timeout=2").get("0123456789ab")

@@ -17,19 +17,14 @@ from typing import get_args
 import pytest
 from typer.testing import CliRunner
 
-from mcp_server.security import api_keys
-from mcp_server.security.api_keys import (
-    MAX_KEY_LENGTH,
-    FileKeyStore,
-    KeyRecord,
-    KeyStore,
-    KeyStoreError,
-    Principal,
-    UnknownKeyError,
-    VerificationCache,
-    open_key_store,
-    parse_key,
-)
+from mcp_server.security.api_keys import open_key_store
+from mcp_server.security.api_keys import store as api_keys
+from mcp_server.security.api_keys.cache import VerificationCache
+from mcp_server.security.api_keys.file_store import FileKeyStore
+from mcp_server.security.api_keys.postgres_store import PostgresKeyStore
+from mcp_server.security.api_keys.records import KeyRecord
+from mcp_server.security.api_keys.store import KeyStore, KeyStoreError, UnknownKeyError
+from mcp_server.security.identity import MAX_KEY_LENGTH, Principal, parse_key
 from telcopulse import keys_cli
 from telcopulse.keys_cli import keys_app
 from warehouse.settings import Settings, get_settings
@@ -57,7 +52,7 @@ def scrypt_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
         calls.append(kwargs["salt"])  # type: ignore[arg-type]
         return real(password, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(api_keys.hashlib, "scrypt", spy)
+    monkeypatch.setattr(hashlib, "scrypt", spy)
     return calls
 
 
@@ -389,7 +384,7 @@ def test_rewrite_is_atomic_and_keeps_mode(store: FileKeyStore, path: Path) -> No
 def test_open_key_store_picks_file_when_configured(path: Path) -> None:
     assert isinstance(open_key_store(Settings(api_keys_file=path, database_url=None)), FileKeyStore)
     pg = open_key_store(Settings(api_keys_file=None, database_url="postgresql://u:pw@h/db"))
-    assert isinstance(pg, api_keys.PostgresKeyStore) and "pw" not in repr(pg)
+    assert isinstance(pg, PostgresKeyStore) and "pw" not in repr(pg)
     with pytest.raises(RuntimeError, match="DATABASE_URL"):
         open_key_store(Settings(api_keys_file=None, database_url=None))
 

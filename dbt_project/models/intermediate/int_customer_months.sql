@@ -41,12 +41,16 @@ customer_months as (
         customers.location,
         customers.created_at,
         customers.churned_at,
-        customers.created_at >= months.month
-            and customers.created_at < months.next_month                    as is_new_in_month,
+        (
+            customers.created_at >= months.month
+            and customers.created_at < months.next_month
+        )                                                                   as is_new_in_month,
         {{ is_churned_in_month('customers.churned_at', 'months.month') }}   as is_churned_in_month,
-        customers.created_at <= months.month
+        (
+            customers.created_at <= months.month
             and (customers.churned_at is null or customers.churned_at >= months.next_month)
-            and months.is_complete                                          as is_full_month
+            and months.is_complete
+        )                                                                   as is_full_month
     from customers
     inner join months
         on {{ is_active_in_month('customers.created_at', 'customers.churned_at', 'months.month') }}

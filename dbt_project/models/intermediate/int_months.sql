@@ -8,8 +8,7 @@ with history_window as (
 
 spine as (
 
-    select
-        month_start::date as month
+    select months.month_start::date as month
     from history_window
     cross join lateral generate_series(
         history_window.first_month::timestamp,
@@ -25,6 +24,6 @@ select
     ((spine.month + interval '1 month')::date - 1)                      as month_end_date,
     ((spine.month + interval '1 month')::date - spine.month)::integer   as days_in_month,
     ((spine.month + interval '1 month')::date - 1) <= history_window.as_of_date
-                                                                        as is_complete
+        as is_complete
 from spine
 cross join history_window

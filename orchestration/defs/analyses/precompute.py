@@ -1,19 +1,16 @@
 """Compute a standard analysis on the warehouse and store it where the MCP server looks.
 
-Runs after every mart build: results go to PostgreSQL (`analytics.analysis_results`, the
-durable copy) and to the Redis analysis cache (TTL one hour), both keyed by the data
-version the build just recorded, so `analyze_data` answers the common questions from cache.
+Runs after every mart build: the result goes through `warehouse.analysis_store` (the same
+store `analyze_data` reads) to PostgreSQL (`analytics.analysis_results`, the durable copy)
+and to the Redis analysis cache (TTL one hour), keyed by the data version the build just
+recorded, so `analyze_data` answers the common questions from cache.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
-
-import redis
 
 from analyses.registry import run_analysis
 from analyses.results import AnalysisResult
@@ -24,16 +21,13 @@ from warehouse.analysis_inputs import (
     empty_inputs,
 )
 from warehouse.analysis_store import (
-    ANALYSIS_TTL_SECONDS,
     DATA_VERSION_SQL,
-    UPSERT_RESULT_SQL,
-    analysis_cache_key,
-    params_hash,
+    WAREHOUSE_SOURCE,
+    AnalysisEntry,
+    SyncAnalysisStore,
 )
 from warehouse.db import connect
 from warehouse.frames import rows_to_frame
-
-WAREHOUSE_SOURCE = "warehouse"
 
 
 @dataclass(frozen=True)
@@ -71,38 +65,14 @@ def precompute(
             frames[name] = rows_to_frame(cursor.fetchall(), [d.name for d in cursor.description])
     result = run_analysis(analysis_type, frames, parameters)
     seconds = time.perf_counter() - started
-    payload = result.model_dump(mode="json")
-    row_count = len(next(iter(frames.values())))
-    with connect(database_url) as conn:
-        conn.execute(
-            UPSERT_RESULT_SQL,
-            {
-                "data_version": data_version,
-                "analysis_type": analysis_type,
-                "data_source": WAREHOUSE_SOURCE,
-                "params_hash": params_hash(parameters),
-                "parameters": json.dumps(parameters),
-                "result": json.dumps(payload),
-                "row_count": row_count,
-                "duration_ms": int(seconds * 1000),
-                "computed_by": "dagster",
-            },
-        )
-        conn.commit()
-    cached = False
-    if redis_url:
-        client = redis.Redis.from_url(redis_url)
-        try:
-            key = analysis_cache_key(database_url, data_version, analysis_type, WAREHOUSE_SOURCE, parameters)
-            entry = {
-                "result": payload,
-                "row_count": row_count,
-                "computed_at": dt.datetime.now(dt.UTC).isoformat(),
-            }
-            client.set(key, json.dumps(entry), ex=ANALYSIS_TTL_SECONDS)
-            cached = True
-        finally:
-            client.close()
+    entry = AnalysisEntry.computed_now(result.model_dump(mode="json"), len(next(iter(frames.values()))))
+    store = SyncAnalysisStore(database_url, redis_url, computed_by="dagster")
+    key = store.key(data_version, analysis_type, WAREHOUSE_SOURCE, parameters)
+    store.write(key, entry, duration_ms=int(seconds * 1000))
     return Precomputed(
-        result=result, data_version=data_version, row_count=row_count, seconds=seconds, cached_in_redis=cached
+        result=result,
+        data_version=data_version,
+        row_count=entry.row_count,
+        seconds=seconds,
+        cached_in_redis=store.caches,
     )

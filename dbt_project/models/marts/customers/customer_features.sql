@@ -74,7 +74,7 @@ usage_trend as (
         customer_id,
         count(*)                                                                as trend_months,
         avg((event_count - previous_event_count)::numeric / nullif(previous_event_count, 0))
-                                                                                as usage_trend
+            as usage_trend
     from last_full_months
     group by customer_id
 

@@ -31,12 +31,12 @@ select
     aggregated.month,
     aggregated.account_type,
     aggregated.location,
-    customers_at_risk::integer                                              as customers_at_risk,
-    customers_churned::integer                                              as customers_churned,
-    new_customers::integer                                                  as new_customers,
-    (customers_at_risk - customers_churned)::integer                        as customers_retained,
-    round(customers_churned::numeric / customers_at_risk, 4)::numeric(5, 4) as churn_rate,
-    months.is_complete                                                      as is_complete_month
+    aggregated.customers_at_risk::integer                                                         as customers_at_risk,
+    aggregated.customers_churned::integer                                                         as customers_churned,
+    aggregated.new_customers::integer                                                             as new_customers,
+    (aggregated.customers_at_risk - aggregated.customers_churned)::integer                        as customers_retained,
+    round(aggregated.customers_churned::numeric / aggregated.customers_at_risk, 4)::numeric(5, 4) as churn_rate,
+    months.is_complete                                                                            as is_complete_month
 from aggregated
 inner join months
     on months.month = aggregated.month

@@ -10,6 +10,9 @@
         ],
     )
 }}
+{#- sqlfluff's indentation rule (LT02) misreads the whitespace-controlled jinja down to the end of the
+    events CTE: it is off there. -#}
+-- noqa: disable=LT02
 {#-
     Daily network quality per location and event type.
 
@@ -57,8 +60,8 @@ with events as (
     {%- elif is_incremental() %}
         and (
             event_timestamp >= (
-                select coalesce(max(event_date) - {{ var('network_lookback_days', 3) | int }}, '-infinity'::date)
-                from {{ this }}
+                select coalesce(max(loaded.event_date) - {{ var('network_lookback_days', 3) | int }}, '-infinity'::date)
+                from {{ this }} as loaded
             )
             {%- for range in reprocess.ranges %}
             or (event_timestamp >= '{{ range[0] }}'::date and event_timestamp < '{{ range[1] }}'::date)
@@ -68,6 +71,7 @@ with events as (
     {%- if max_date %}
         and event_timestamp < '{{ max_date }}'::date + 1
     {%- endif %}
+    -- noqa: enable=LT02
 
 ),
 
@@ -103,12 +107,12 @@ select
     count(distinct customer_id)::integer                                        as distinct_customers,
     round(avg(network_quality_score), 3)::numeric(5, 3)                         as avg_quality_score,
     round((percentile_cont(0.1) within group (order by network_quality_score))::numeric, 3)::numeric(5, 3)
-                                                                                as p10_quality_score,
+        as p10_quality_score,
     round((percentile_cont(0.5) within group (order by network_quality_score))::numeric, 3)::numeric(5, 3)
-                                                                                as median_quality_score,
+        as median_quality_score,
     count(*) filter (where is_poor_quality)::integer                            as poor_quality_events,
     round(count(*) filter (where is_poor_quality)::numeric / count(*), 4)::numeric(5, 4)
-                                                                                as poor_quality_share,
+        as poor_quality_share,
     coalesce(sum(duration_seconds), 0)::bigint                                  as total_duration_seconds,
     coalesce(sum(data_usage_mb), 0)::numeric(16, 2)                             as total_data_usage_mb
 from events_located

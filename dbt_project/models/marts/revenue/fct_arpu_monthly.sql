@@ -108,13 +108,13 @@ select
     joined.month,
     joined.account_type,
     joined.service_type,
-    revenue::numeric(14, 2)                                             as revenue,
-    active_customers::integer                                           as active_customers,
-    paying_customers::integer                                           as paying_customers,
-    transactions::integer                                               as transactions,
-    round(revenue / active_customers, 2)::numeric(12, 2)                as arpu,
-    round(revenue / nullif(paying_customers, 0), 2)::numeric(12, 2)     as arpu_paying,
-    months.is_complete                                                  as is_complete_month
+    joined.revenue::numeric(14, 2)                                                as revenue,
+    joined.active_customers::integer                                              as active_customers,
+    joined.paying_customers::integer                                              as paying_customers,
+    joined.transactions::integer                                                  as transactions,
+    round(joined.revenue / joined.active_customers, 2)::numeric(12, 2)            as arpu,
+    round(joined.revenue / nullif(joined.paying_customers, 0), 2)::numeric(12, 2) as arpu_paying,
+    months.is_complete                                                            as is_complete_month
 from joined
 inner join months
     on months.month = joined.month
