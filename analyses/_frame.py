@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from analyses.decimals import coerce_decimals as coerce_decimals  # the analyses import it from here
 from analyses.results import AnalysisError
 
 TRUE_TOKENS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
@@ -63,29 +63,6 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], name: str, purp
         raise AnalysisError(
             f"column '{column}'{what} not found in '{name}'{hint}; available columns: {listing(available)}"
         )
-
-
-def coerce_decimals(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns that hold only numbers (psycopg returns NUMERIC as Decimal) become floats."""
-    converted: dict[str, pd.Series] = {}
-    for column in frame.columns:
-        series = frame[column]
-        if not ptypes.is_object_dtype(series.dtype):
-            continue
-        sample = series.dropna()
-        if sample.empty:
-            continue
-        head = sample.iloc[: min(len(sample), 200)]
-        if all(isinstance(v, numbers.Number) and not isinstance(v, bool | np.bool_) for v in head) and all(
-            isinstance(v, numbers.Number) and not isinstance(v, bool | np.bool_) for v in sample
-        ):
-            converted[column] = pd.to_numeric(series, errors="coerce").astype(float)
-    if not converted:
-        return frame
-    frame = frame.copy()
-    for column, series in converted.items():
-        frame[column] = series
-    return frame
 
 
 def numeric_column(frame: pd.DataFrame, column: str, name: str, *, min_parsed: float = 0.9) -> pd.Series:

@@ -43,6 +43,18 @@ def wilson_interval(
     return low, high
 
 
+def add_rate(table: pd.DataFrame, successes: str, trials: str, rate: str, confidence: float) -> None:
+    """Add `rate` = successes / trials and its Wilson interval (ci_low, ci_high) to a count table.
+
+    Rates are always re-derived from the counts of the row, never averaged from finer rows, so groups
+    of different sizes weigh correctly; `successes` becomes an integer column on the way.
+    """
+    table[successes] = table[successes].astype(int)
+    table[rate] = table[successes] / table[trials]
+    low, high = wilson_interval(table[successes], table[trials], confidence)
+    table["ci_low"], table["ci_high"] = low, high
+
+
 def magnitude(value: float | None, thresholds: tuple[float, float, float]) -> str:
     """Cohen-style words for an effect size (absolute value), e.g. (0.1, 0.3, 0.5) for r."""
     if value is None or not math.isfinite(value):

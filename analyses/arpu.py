@@ -4,19 +4,22 @@ The one rule that matters: in `fct_arpu_monthly` every service_type row of a mon
 repeats the same `active_customers` (ARPU divides by all active customers, not only payers). So
 across services revenue is added but active customers are taken once; summing them would divide by
 the number of service types too and understate ARPU several-fold.
+
+`arpu` runs three steps: `_checked_inputs` (parameters and tables -> `AnalysisError`s and the
+usable monthly rows), `_computed` (rows -> `ArpuFindings`) and `_summary` / `_how_to_read`
+(numbers -> words); churned vs retained customers live in `analyses._revenue_churn`.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from analyses._checks import as_list, filtered_inputs, require_level
 from analyses._frame import (
-    apply_filters,
     binary_outcome,
     coerce_decimals,
     ensure_frame,
@@ -27,8 +30,8 @@ from analyses._frame import (
     segment_labels,
 )
 from analyses._json import records
-from analyses._stats import cohens_d, format_p, magnitude, significance_words
-from analyses.results import AnalysisError, AnalysisResult, ComputedOn, StatTest
+from analyses._revenue_churn import RevenueGap, churned_vs_retained, gap_sentence
+from analyses.results import AnalysisError, AnalysisResult, Findings, StatTest
 from analyses.steps import checkpoint
 
 MONTHLY_REQUIRED = ("month", "revenue", "active_customers")
@@ -55,17 +58,74 @@ def arpu(
     month]) gives the payment mix; optional `customers` (a churn flag and `revenue_column`) compares
     churned with retained customers.
     """
+    inputs = _checked_inputs(
+        monthly,
+        customers,
+        payments,
+        segment_by=segment_by,
+        complete_months_only=complete_months_only,
+        revenue_column=revenue_column,
+        churn_column=churn_column,
+        alpha=alpha,
+        filters=filters,
+    )
+    findings = _computed(
+        inputs,
+        revenue_column=revenue_column,
+        churn_column=churn_column,
+        positive_label=positive_label,
+        alpha=alpha,
+    )
+    return findings.result(
+        "arpu",
+        summary=_summary(findings, revenue_column),
+        how_to_read=_how_to_read(findings, revenue_column),
+        filters=filters,
+    )
+
+
+# ---------------------------------------------------------------------------------------- validate
+
+
+@dataclass(frozen=True, eq=False)
+class ArpuInputs:
+    """Usable monthly rows in canonical columns, the filtered optional tables, and warnings so far.
+
+    `grain_extra` lists account_type when it is not a requested segment: it is still the grain at
+    which `active_customers` repeats, so it must be de-duplicated on before summing.
+    """
+
+    data: pd.DataFrame
+    segment_by: list[str]
+    grain_extra: list[str]
+    has_service: bool
+    customers: pd.DataFrame | None
+    payments: pd.DataFrame | None
+    warnings: list[str]
+
+
+def _checked_inputs(
+    monthly: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    payments: pd.DataFrame | None,
+    *,
+    segment_by: list[str] | None,
+    complete_months_only: bool,
+    revenue_column: str,
+    churn_column: str,
+    alpha: float,
+    filters: dict[str, Any] | None,
+) -> ArpuInputs:
+    """Every check that needs no computed number, in the order the caller should fix them."""
     monthly = ensure_frame(monthly, "monthly")
     customers = ensure_frame(customers, "customers") if customers is not None else None
     payments = ensure_frame(payments, "payments") if payments is not None else None
-    if not 0 < alpha < 1:
-        raise AnalysisError(f"alpha must be between 0 and 1 (e.g. 0.05), got {alpha}")
+    require_level(alpha, "alpha", "0.05")
     require_rows(monthly, "monthly")
     require_columns(monthly, MONTHLY_REQUIRED, "monthly", "for ARPU")
+    segment_by = as_list(segment_by)
     if segment_by is None:
         segment_by = ["account_type"] if "account_type" in monthly.columns else []
-    elif isinstance(segment_by, str):
-        segment_by = [segment_by]
     segment_by = list(segment_by)
     if "service_type" in segment_by or "month" in segment_by:
         raise AnalysisError(
@@ -79,58 +139,146 @@ def arpu(
     if payments is not None:
         require_columns(payments, ["payment_method", "revenue"], "payments", "for the payment mix")
 
-    frames, warnings = apply_filters(
-        {"monthly": monthly, "customers": customers, "payments": payments}, filters
+    filtered = filtered_inputs("monthly", monthly, filters, customers=customers, payments=payments)
+    monthly, warnings = filtered.primary, filtered.warnings
+    # account_type is the grain of active_customers in our mart even when not a requested segment
+    grain_extra = (
+        ["account_type"] if "account_type" in monthly.columns and "account_type" not in segment_by else []
     )
-    monthly = coerce_decimals(frames["monthly"])
-    require_rows(monthly, "monthly", filters)
+    data = _canonical(monthly, [*segment_by, *grain_extra])
+    usable = _usable_rows(data, monthly, complete_months_only, warnings)
+    require_rows(usable, "monthly", filters)
+    return ArpuInputs(
+        data=usable,
+        segment_by=segment_by,
+        grain_extra=grain_extra,
+        has_service="service_type" in data.columns,
+        customers=filtered.optional["customers"],
+        payments=filtered.optional["payments"],
+        warnings=warnings,
+    )
 
+
+def _canonical(monthly: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Month, numbers and labels in fixed names, whatever types the source used."""
     data = pd.DataFrame({"month": month_column(monthly, "month", "monthly")})
     data["revenue"] = numeric_column(monthly, "revenue", "monthly").to_numpy()
     data["active_customers"] = numeric_column(monthly, "active_customers", "monthly").to_numpy()
-    for column in segment_by:
+    for column in labels:
         checkpoint()
         data[column] = segment_labels(monthly[column]).to_numpy()
-    has_service = "service_type" in monthly.columns
-    if has_service:
+    if "service_type" in monthly.columns:
         data["service_type"] = segment_labels(monthly["service_type"]).to_numpy()
-    # account_type is the grain of active_customers in our mart even when not a requested segment
-    grain_extra = [
-        c for c in ("account_type",) if c in monthly.columns and c not in segment_by and c != "service_type"
-    ]
-    for column in grain_extra:
-        data[column] = segment_labels(monthly[column]).to_numpy()
+    return data
+
+
+def _usable_rows(
+    data: pd.DataFrame, monthly: pd.DataFrame, complete_months_only: bool, warnings: list[str]
+) -> pd.DataFrame:
+    """Rows with all three numbers, and (unless asked otherwise) of complete months only."""
     dropped = data["month"].isna() | data["revenue"].isna() | data["active_customers"].isna()
     if dropped.any():
         warnings.append(
             f"{int(dropped.sum())} monthly rows without month, revenue or active_customers left out"
         )
         data = data.loc[~dropped.to_numpy()]
-
-    if complete_months_only and "is_complete_month" in monthly.columns:
-        complete = binary_outcome(monthly["is_complete_month"], True, "is_complete_month", "monthly")
-        complete = complete.fillna(False).astype(bool).to_numpy()[~dropped.to_numpy()]
-        partial = sorted({m.strftime("%Y-%m") for m in data.loc[~complete, "month"]})
-        if partial:
-            warnings.append(f"incomplete month(s) {', '.join(partial)} left out (complete_months_only=True)")
-        data = data.loc[complete]
-        if data.empty:
-            raise AnalysisError(
-                "monthly has no complete month; pass complete_months_only=false to include partial months"
-            )
-    elif "is_complete_month" in monthly.columns:
-        complete = binary_outcome(monthly["is_complete_month"], True, "is_complete_month", "monthly")
-        complete = complete.fillna(False).astype(bool).to_numpy()[~dropped.to_numpy()]
-        partial = sorted({m.strftime("%Y-%m") for m in data.loc[~complete, "month"]})
+    if "is_complete_month" not in monthly.columns:
+        return data
+    complete = binary_outcome(monthly["is_complete_month"], True, "is_complete_month", "monthly")
+    complete = complete.fillna(False).astype(bool).to_numpy()[~dropped.to_numpy()]
+    partial = sorted({m.strftime("%Y-%m") for m in data.loc[~complete, "month"]})
+    if not complete_months_only:
         if partial:
             warnings.append(
                 f"month(s) {', '.join(partial)} are incomplete: their ARPU and growth are not comparable yet"
             )
-    require_rows(data, "monthly", filters)
+        return data
+    if partial:
+        warnings.append(f"incomplete month(s) {', '.join(partial)} left out (complete_months_only=True)")
+    data = data.loc[complete]
+    if data.empty:
+        raise AnalysisError(
+            "monthly has no complete month; pass complete_months_only=false to include partial months"
+        )
+    return data
 
+
+# ----------------------------------------------------------------------------------------- compute
+
+
+@dataclass(kw_only=True, eq=False)
+class ArpuFindings(Findings):
+    """The frames the summary quotes besides the tables."""
+
+    total: pd.DataFrame
+    by_segment: pd.DataFrame
+    segment_by: list[str]
+    months: list[Any]
+    gap: RevenueGap | None
+
+
+def _computed(
+    inputs: ArpuInputs, *, revenue_column: str, churn_column: str, positive_label: Any, alpha: float
+) -> ArpuFindings:
+    data, segment_by, warnings = inputs.data, inputs.segment_by, list(inputs.warnings)
     keys = ["month", *segment_by]
-    grain = keys + grain_extra
-    per_grain = data.groupby(grain, sort=True)["active_customers"]
+    total = _total_by_month(data, segment_by, inputs.grain_extra, warnings)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    if inputs.has_service:
+        by_service = data.groupby([*keys, "service_type"], sort=True)["revenue"].sum().reset_index()
+        by_service = by_service.merge(total[[*keys, "active_customers"]], on=keys, how="inner")
+        by_service["arpu"] = by_service["revenue"] / by_service["active_customers"]
+        tables["by_month_segment"] = records(by_service, money_columns=MONEY)
+    tables["total_by_month"] = records(total, money_columns=MONEY)
+    by_segment = _by_segment(total, segment_by)
+    tables["by_segment"] = records(by_segment, money_columns=MONEY)
+    if inputs.has_service:
+        tables["service_mix"] = records(_service_mix(data, segment_by), money_columns=MONEY)
+
+    months = sorted(total["month"].unique())
+    time_range = (pd.Timestamp(months[0]).date().isoformat(), pd.Timestamp(months[-1]).date().isoformat())
+    columns_used = [*MONTHLY_REQUIRED, *segment_by] + (["service_type"] if inputs.has_service else [])
+
+    if inputs.payments is not None:
+        payment_table, payment_notes = _payment_mix(inputs.payments, segment_by, set(months))
+        warnings.extend(payment_notes)
+        if payment_table is not None:
+            tables["payment_mix"] = records(payment_table, money_columns=MONEY)
+            columns_used += ["payments.payment_method", "payments.revenue"]
+
+    tests: list[StatTest] = []
+    gap: RevenueGap | None = None
+    if inputs.customers is not None:
+        comparison = churned_vs_retained(
+            inputs.customers, revenue_column, churn_column, positive_label, alpha
+        )
+        warnings.extend(comparison.notes)
+        tables["churned_vs_retained"] = records(comparison.table, money_columns=MONEY)
+        tests.extend(comparison.tests)
+        gap = comparison.gap
+        columns_used += [f"customers.{churn_column}", f"customers.{revenue_column}"]
+
+    return ArpuFindings(
+        rows=len(data),
+        tables=tables,
+        tests=tests,
+        warnings=warnings,
+        columns_used=columns_used,
+        time_range=time_range,
+        total=total,
+        by_segment=by_segment,
+        segment_by=segment_by,
+        months=months,
+        gap=gap,
+    )
+
+
+def _total_by_month(
+    data: pd.DataFrame, segment_by: list[str], grain_extra: list[str], warnings: list[str]
+) -> pd.DataFrame:
+    """Revenue summed over services, active customers taken once per month x account type."""
+    keys = ["month", *segment_by]
+    per_grain = data.groupby(keys + grain_extra, sort=True)["active_customers"]
     inconsistent = int((per_grain.nunique() > 1).sum())
     if inconsistent:
         warnings.append(
@@ -144,15 +292,11 @@ def arpu(
     total["arpu"] = total["revenue"] / total["active_customers"]
     total["mom_growth"] = _mom_growth(total, segment_by)
     total["active_customers"] = total["active_customers"].astype(int)
-    tables: dict[str, list[dict[str, Any]]] = {}
+    return total
 
-    if has_service:
-        by_service = data.groupby([*keys, "service_type"], sort=True)["revenue"].sum().reset_index()
-        by_service = by_service.merge(total[[*keys, "active_customers"]], on=keys, how="inner")
-        by_service["arpu"] = by_service["revenue"] / by_service["active_customers"]
-        tables["by_month_segment"] = records(by_service, money_columns=MONEY)
-    tables["total_by_month"] = records(total, money_columns=MONEY)
 
+def _by_segment(total: pd.DataFrame, segment_by: list[str]) -> pd.DataFrame:
+    """The whole period per segment: ARPU = revenue / customer-months, highest first."""
     period = total.groupby(segment_by, sort=True) if segment_by else total.assign(_all="all").groupby("_all")
     by_segment = period.agg(
         months=("month", "nunique"),
@@ -161,67 +305,14 @@ def arpu(
     ).reset_index()
     by_segment = by_segment.drop(columns=["_all"], errors="ignore")
     by_segment["arpu"] = by_segment["revenue"] / by_segment["customer_months"]
-    by_segment = by_segment.sort_values("arpu", ascending=False, kind="stable")
-    tables["by_segment"] = records(by_segment, money_columns=MONEY)
+    return by_segment.sort_values("arpu", ascending=False, kind="stable")
 
-    if has_service:
-        mix = data.groupby([*segment_by, "service_type"], sort=True)["revenue"].sum().reset_index()
-        group_total = (
-            mix.groupby(segment_by)["revenue"].transform("sum") if segment_by else mix["revenue"].sum()
-        )
-        mix["share_of_revenue"] = _share(mix["revenue"], group_total)
-        tables["service_mix"] = records(mix, money_columns=MONEY)
 
-    months = sorted(total["month"].unique())
-    time_range = (pd.Timestamp(months[0]).date().isoformat(), pd.Timestamp(months[-1]).date().isoformat())
-    columns_used = [*MONTHLY_REQUIRED, *segment_by] + (["service_type"] if has_service else [])
-
-    if frames["payments"] is not None:
-        payment_table, payment_notes = _payment_mix(frames["payments"], segment_by, set(months))
-        warnings.extend(payment_notes)
-        if payment_table is not None:
-            tables["payment_mix"] = records(payment_table, money_columns=MONEY)
-            columns_used += ["payments.payment_method", "payments.revenue"]
-
-    tests: list[StatTest] = []
-    churn_text = ""
-    if frames["customers"] is not None:
-        comparison, test_list, churn_text, churn_notes = _churned_vs_retained(
-            frames["customers"], revenue_column, churn_column, positive_label, alpha
-        )
-        warnings.extend(churn_notes)
-        tables["churned_vs_retained"] = records(comparison, money_columns=MONEY)
-        tests.extend(test_list)
-        columns_used += [f"customers.{churn_column}", f"customers.{revenue_column}"]
-
-    summary = _summary(total, by_segment, segment_by, months) + churn_text
-    how = [
-        "ARPU = revenue / active customers of the month (everyone active, paying or not). Across service "
-        "types revenue is added and active customers counted once per month x account type.",
-        "by_month_segment: revenue and ARPU of each service (service ARPUs of a month add up to its total "
-        "ARPU). total_by_month: all services together; mom_growth = ARPU change vs the previous calendar "
-        "month (None for the first month or after a gap). by_segment: the whole period, ARPU = revenue / "
-        "customer-months. service_mix: each service's share of the segment's revenue.",
-    ]
-    if "payment_mix" in tables:
-        how.append("payment_mix: revenue and transactions per payment method with their shares.")
-    if "churned_vs_retained" in tables:
-        how.append(
-            f"churned_vs_retained: '{revenue_column}' per customer for churned and retained customers; Welch "
-            "t-test (unequal variances) with Cohen's d, and a Mann-Whitney U test because revenue is skewed. "
-            "A per-month measure is fairer than a lifetime total, which grows with tenure."
-        )
-    return AnalysisResult(
-        analysis_type="arpu",
-        summary=summary,
-        how_to_read=" ".join(how),
-        computed_on=ComputedOn(
-            rows=len(data), time_range=time_range, filters=dict(filters or {}), columns_used=columns_used
-        ),
-        tables=tables,
-        tests=tests,
-        warnings=warnings,
-    )
+def _service_mix(data: pd.DataFrame, segment_by: list[str]) -> pd.DataFrame:
+    mix = data.groupby([*segment_by, "service_type"], sort=True)["revenue"].sum().reset_index()
+    group_total = mix.groupby(segment_by)["revenue"].transform("sum") if segment_by else mix["revenue"].sum()
+    mix["share_of_revenue"] = _share(mix["revenue"], group_total)
+    return mix
 
 
 def _share(values: pd.Series, denominator: pd.Series | float) -> pd.Series:
@@ -281,95 +372,16 @@ def _payment_mix(
     return table, notes
 
 
-def _churned_vs_retained(
-    customers: pd.DataFrame, revenue_column: str, churn_column: str, positive_label: Any, alpha: float
-) -> tuple[pd.DataFrame, list[StatTest], str, list[str]]:
-    notes: list[str] = []
-    customers = coerce_decimals(customers)
-    if customers.empty:
-        raise AnalysisError("customers has no rows after filters; loosen the filters or leave customers out")
-    flag = binary_outcome(customers[churn_column], positive_label, churn_column, "customers")
-    revenue = numeric_column(customers, revenue_column, "customers")
-    usable = flag.notna().to_numpy() & revenue.notna().to_numpy()
-    if not usable.all():
-        notes.append(
-            f"{int((~usable).sum())} customers without '{revenue_column}' or '{churn_column}' left out of "
-            "churned_vs_retained"
-        )
-    churned_flag = flag.to_numpy(dtype=bool, na_value=False)[usable]
-    values = revenue.to_numpy()[usable]
-    rows = []
-    for group, mask in (("churned", churned_flag), ("retained", ~churned_flag)):
-        sample = values[mask]
-        rows.append(
-            {
-                "group": group,
-                "customers": int(mask.sum()),
-                "mean": float(np.mean(sample)) if len(sample) else None,
-                "median": float(np.median(sample)) if len(sample) else None,
-                "std": float(np.std(sample, ddof=1)) if len(sample) > 1 else None,
-            }
-        )
-    table = pd.DataFrame(rows)
-    churned_values, retained_values = values[churned_flag], values[~churned_flag]
-    if len(churned_values) < 2 or len(retained_values) < 2:
-        notes.append("fewer than 2 churned or retained customers with revenue: no test of the difference")
-        return table, [], "", notes
+# ----------------------------------------------------------------------------------------- narrate
 
-    welch = stats.ttest_ind(churned_values, retained_values, equal_var=False)
-    d = cohens_d(churned_values, retained_values)
-    difference = float(np.mean(churned_values) - np.mean(retained_values))
-    size = magnitude(d, (0.2, 0.5, 0.8))
-    direction = "lower" if difference < 0 else "higher"
-    if welch.pvalue < alpha:
-        sentence = (
-            f"{significance_words(welch.pvalue, alpha)}: churned customers have {direction} {revenue_column} "
-            f"than retained ones ({size} effect)"
-        )
-    else:
-        sentence = (
-            f"{significance_words(welch.pvalue, alpha)} ({format_p(welch.pvalue)}): no evidence that "
-            f"{revenue_column} differs between churned and retained customers"
-        )
-    tests = [
-        StatTest(
-            name=f"Welch t-test: {revenue_column}, churned vs retained",
-            statistic=float(welch.statistic),
-            p_value=float(welch.pvalue),
-            dof=round(float(welch.df)) if math.isfinite(float(welch.df)) else None,
-            effect_size=d,
-            effect_name="Cohen's d (churned minus retained, pooled SD)",
-            interpretation=sentence,
-        )
-    ]
-    mann_whitney = stats.mannwhitneyu(churned_values, retained_values, alternative="two-sided")
-    n1, n2 = len(churned_values), len(retained_values)
-    rank_biserial = 2 * float(mann_whitney.statistic) / (n1 * n2) - 1
-    tests.append(
-        StatTest(
-            name=f"Mann-Whitney U: {revenue_column}, churned vs retained",
-            statistic=float(mann_whitney.statistic),
-            p_value=float(mann_whitney.pvalue),
-            effect_size=rank_biserial,
-            effect_name="rank-biserial correlation (positive: churned tend to be higher)",
-            interpretation=(
-                f"{significance_words(mann_whitney.pvalue, alpha)}: the distributions "
-                f"{'differ' if mann_whitney.pvalue < alpha else 'do not clearly differ'} "
-                f"({magnitude(rank_biserial, (0.1, 0.3, 0.5))} effect)"
-            ),
-        )
+
+def _summary(findings: ArpuFindings, revenue_column: str) -> str:
+    total, by_segment, segment_by, months = (
+        findings.total,
+        findings.by_segment,
+        findings.segment_by,
+        findings.months,
     )
-    text = (
-        f" Churned customers averaged {np.mean(churned_values):,.2f} {revenue_column} vs "
-        f"{np.mean(retained_values):,.2f} for retained (Welch {format_p(welch.pvalue)}, Cohen's d "
-        f"{d:.2f})."
-        if d is not None
-        else ""
-    )
-    return table, tests, text, notes
-
-
-def _summary(total: pd.DataFrame, by_segment: pd.DataFrame, segment_by: list[str], months: list[Any]) -> str:
     revenue, customer_months = total["revenue"].sum(), total["active_customers"].sum()
     first, last = pd.Timestamp(months[0]), pd.Timestamp(months[-1])
     text = (
@@ -395,4 +407,26 @@ def _summary(total: pd.DataFrame, by_segment: pd.DataFrame, segment_by: list[str
                 f" Latest month {last:%Y-%m}: {latest_arpu:,.2f} ({latest_arpu / previous_arpu - 1:+.1%} vs "
                 "the month before)."
             )
+    if findings.gap is not None:
+        text += gap_sentence(findings.gap, revenue_column)
     return text
+
+
+def _how_to_read(findings: ArpuFindings, revenue_column: str) -> str:
+    how = [
+        "ARPU = revenue / active customers of the month (everyone active, paying or not). Across service "
+        "types revenue is added and active customers counted once per month x account type.",
+        "by_month_segment: revenue and ARPU of each service (service ARPUs of a month add up to its total "
+        "ARPU). total_by_month: all services together; mom_growth = ARPU change vs the previous calendar "
+        "month (None for the first month or after a gap). by_segment: the whole period, ARPU = revenue / "
+        "customer-months. service_mix: each service's share of the segment's revenue.",
+    ]
+    if "payment_mix" in findings.tables:
+        how.append("payment_mix: revenue and transactions per payment method with their shares.")
+    if "churned_vs_retained" in findings.tables:
+        how.append(
+            f"churned_vs_retained: '{revenue_column}' per customer for churned and retained customers; Welch "
+            "t-test (unequal variances) with Cohen's d, and a Mann-Whitney U test because revenue is skewed. "
+            "A per-month measure is fairer than a lifetime total, which grows with tenure."
+        )
+    return " ".join(how)

@@ -4,23 +4,26 @@ Two models on purpose: a logistic regression gives readable odds ratios, gradien
 non-linear effects and interactions; if boosting is clearly better, the odds ratios miss part of the
 story. Importances are permutation-based on held-out data, so they measure predictive value rather
 than how often a tree happened to split on a feature.
+
+`drivers` runs three steps: `_checked_inputs` (parameters and table -> `AnalysisError`s and the
+feature matrix), `_computed` (features -> `DriversFindings`) and `_summary` / `_how_to_read`
+(numbers -> words).
 """
 
 from __future__ import annotations
 
 import math
-import re
-import warnings as pywarnings
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from analyses._checks import ID_PATTERN, as_list, filtered_inputs
+from analyses._driver_models import models, odds_ratios, one_quiet_thread
 from analyses._frame import (
-    apply_filters,
     binary_outcome,
-    coerce_decimals,
     ensure_frame,
     listing,
     numeric_column,
@@ -29,11 +32,8 @@ from analyses._frame import (
     segment_labels,
 )
 from analyses._json import records
-from analyses.results import AnalysisError, AnalysisResult, ComputedOn
+from analyses.results import AnalysisError, AnalysisResult, Findings
 from analyses.steps import checkpoint
-
-if TYPE_CHECKING:
-    from sklearn.pipeline import Pipeline
 
 # Known after (or because of) churn: they would "predict" churn perfectly and explain nothing.
 LEAKY_COLUMNS = frozenset(
@@ -47,11 +47,11 @@ LEAKY_COLUMNS = frozenset(
         "as_of_date",
     }
 )
-ID_PATTERN = re.compile(r"(^id$|_id$|^id_)", re.IGNORECASE)
 DEFAULT_CATEGORICAL = ("account_type", "location", "gender")
 MAX_AUTO_CATEGORIES = 20
 MAX_CATEGORIES = 100
 HOLDOUT_SHARE = 0.25
+TENURE_TOTALS = ("total_events", "total_revenue", "active_months", "tenure_days")
 
 
 def drivers(
@@ -71,14 +71,68 @@ def drivers(
     `features`: one row per customer with a yes/no `target` (our `customer_features`, or e.g. the
     Kaggle Telco set with target="Churn", positive_label="Yes").
     """
-    # scikit-learn is imported here, not at module level, to keep `import analyses` light for the server
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.inspection import permutation_importance
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
-    from threadpoolctl import threadpool_limits
+    inputs = _checked_inputs(
+        features,
+        target=target,
+        positive_label=positive_label,
+        numeric=numeric,
+        categorical=categorical,
+        cv_folds=cv_folds,
+        random_state=random_state,
+        max_rows=max_rows,
+        filters=filters,
+    )
+    findings = _computed(inputs, cv_folds=cv_folds, random_state=random_state)
+    return findings.result(
+        "drivers",
+        summary=_summary(findings, target, positive_label, cv_folds),
+        how_to_read=_how_to_read(findings, cv_folds),
+        filters=filters,
+    )
 
+
+# ---------------------------------------------------------------------------------------- validate
+
+
+@dataclass(frozen=True, eq=False)
+class DriversInputs:
+    """The feature matrix and 0/1 outcome the models get, and what the reader is told about them.
+
+    `categories` lists each categorical column's levels, most frequent first (the reference level).
+    """
+
+    x: pd.DataFrame
+    y: np.ndarray
+    target: str
+    numeric_cols: list[str]
+    categorical_cols: list[str]
+    categories: list[list[str]]
+    excluded: list[str]
+    notes: list[str]
+    warnings: list[str]
+
+
+class FeatureChoice(NamedTuple):
+    """Feature columns by kind, and the id-like or leaky columns left out of the defaults."""
+
+    numeric: list[str]
+    categorical: list[str]
+    excluded: list[str]
+
+
+def _checked_inputs(
+    features: pd.DataFrame,
+    *,
+    target: str,
+    positive_label: Any,
+    numeric: list[str] | None,
+    categorical: list[str] | None,
+    cv_folds: int,
+    random_state: int,
+    max_rows: int,
+    filters: dict[str, Any] | None,
+) -> DriversInputs:
+    """Every check that needs no model, in the order the caller should fix them."""
     features = ensure_frame(features, "features")
     if not 2 <= cv_folds <= 20:
         raise AnalysisError(f"cv_folds must be between 2 and 20, got {cv_folds}")
@@ -86,8 +140,7 @@ def drivers(
         raise AnalysisError(f"max_rows must be at least 200, got {max_rows}")
     require_rows(features, "features")
     require_columns(features, [target], "features", "as the outcome (target)")
-    numeric = [numeric] if isinstance(numeric, str) else numeric
-    categorical = [categorical] if isinstance(categorical, str) else categorical
+    numeric, categorical = as_list(numeric), as_list(categorical)
     for given, kind in ((numeric, "numeric"), (categorical, "categorical")):
         if given is not None:
             require_columns(features, given, "features", f"as a {kind} feature")
@@ -98,14 +151,85 @@ def drivers(
             f"columns listed as both numeric and categorical: {listing(set(numeric) & set(categorical))}"
         )
 
-    frames, warnings = apply_filters({"features": features}, filters)
-    data = coerce_decimals(frames["features"])
-    require_rows(data, "features", filters)
+    filtered = filtered_inputs("features", features, filters)
+    data, warnings = filtered.primary, filtered.warnings
     flag = binary_outcome(data[target], positive_label, target, "features")
     if flag.isna().any():
         warnings.append(f"{int(flag.isna().sum())} rows without a value in '{target}' left out")
         data, flag = data.loc[flag.notna().to_numpy()], flag[flag.notna()]
     y = flag.astype(bool).to_numpy().astype(int)
+    _require_both_classes(y, target, positive_label, cv_folds)
+    return _feature_matrix(
+        data,
+        y,
+        target=target,
+        numeric=numeric,
+        categorical=categorical,
+        random_state=random_state,
+        max_rows=max_rows,
+        warnings=warnings,
+    )
+
+
+def _feature_matrix(
+    data: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    target: str,
+    numeric: list[str] | None,
+    categorical: list[str] | None,
+    random_state: int,
+    max_rows: int,
+    warnings: list[str],
+) -> DriversInputs:
+    """The chosen feature columns as model input, sampled down to `max_rows` rows when larger."""
+    notes: list[str] = []
+    chosen = _select_features(data, target, numeric, categorical, notes)
+    leaky = [c for c in (*chosen.numeric, *chosen.categorical) if c in LEAKY_COLUMNS]
+    if leaky:
+        warnings.append(
+            f"{listing(leaky)} is known only after (or because of) churn; with it the models "
+            "look better than they would be at predicting churn in advance"
+        )
+    if len(data) > max_rows:
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(
+            np.arange(len(data)), train_size=max_rows, stratify=y, random_state=random_state
+        )
+        keep = np.sort(keep)
+        warnings.append(
+            f"{len(data):,} rows were sampled down to {max_rows:,} (stratified by '{target}', seeded)"
+        )
+        data, y = data.iloc[keep], y[keep]
+
+    x = pd.DataFrame(index=data.index)
+    for column in chosen.numeric:
+        x[column] = numeric_column(data, column, "features").to_numpy()
+    for column in chosen.categorical:
+        x[column] = segment_labels(data[column]).to_numpy()
+    numeric_cols, categorical_cols = _drop_useless(x, chosen.numeric, chosen.categorical, warnings)
+    if not numeric_cols and not categorical_cols:
+        raise AnalysisError(
+            "no usable feature columns (numeric or categorical with variation); pass numeric=[...] or "
+            f"categorical=[...]; available columns: {listing(map(str, data.columns))}"
+        )
+    x = x[numeric_cols + categorical_cols]
+    return DriversInputs(
+        x=x,
+        y=y,
+        target=target,
+        numeric_cols=numeric_cols,
+        categorical_cols=categorical_cols,
+        categories=[list(x[c].value_counts().index) for c in categorical_cols],
+        excluded=chosen.excluded,
+        notes=notes,
+        warnings=warnings,
+    )
+
+
+def _require_both_classes(y: np.ndarray, target: str, positive_label: Any, cv_folds: int) -> None:
+    """Each fold of the stratified cross-validation needs a row of either outcome."""
     positives, negatives = int(y.sum()), int(len(y) - y.sum())
     if positives == 0 or negatives == 0:
         raise AnalysisError(
@@ -119,151 +243,6 @@ def drivers(
             f"cv_folds={cv_folds} (and realistically 50+) for a cross-validated model"
         )
 
-    notes: list[str] = []
-    numeric_cols, categorical_cols, excluded = _select_features(data, target, numeric, categorical, notes)
-    chosen_leaky = [c for c in (*numeric_cols, *categorical_cols) if c in LEAKY_COLUMNS]
-    if chosen_leaky:
-        warnings.append(
-            f"{listing(chosen_leaky)} is known only after (or because of) churn; with it the models "
-            "look better than they would be at predicting churn in advance"
-        )
-    if len(data) > max_rows:
-        keep, _ = train_test_split(
-            np.arange(len(data)), train_size=max_rows, stratify=y, random_state=random_state
-        )
-        keep = np.sort(keep)
-        warnings.append(
-            f"{len(data):,} rows were sampled down to {max_rows:,} (stratified by '{target}', seeded)"
-        )
-        data, y = data.iloc[keep], y[keep]
-
-    x = pd.DataFrame(index=data.index)
-    for column in numeric_cols:
-        x[column] = numeric_column(data, column, "features").to_numpy()
-    for column in categorical_cols:
-        x[column] = segment_labels(data[column]).to_numpy()
-    numeric_cols, categorical_cols = _drop_useless(x, numeric_cols, categorical_cols, warnings)
-    if not numeric_cols and not categorical_cols:
-        raise AnalysisError(
-            "no usable feature columns (numeric or categorical with variation); pass numeric=[...] or "
-            f"categorical=[...]; available columns: {listing(map(str, features.columns))}"
-        )
-    x = x[numeric_cols + categorical_cols]
-    categories = [
-        list(x[c].value_counts().index) for c in categorical_cols
-    ]  # most frequent first = reference
-
-    models = {
-        "logistic_regression": _pipeline(
-            numeric_cols, categorical_cols, categories, LogisticRegression(max_iter=1000), drop_first=True
-        ),
-        "gradient_boosting": _pipeline(
-            numeric_cols,
-            categorical_cols,
-            categories,
-            HistGradientBoostingClassifier(
-                max_iter=100,
-                learning_rate=0.1,
-                max_leaf_nodes=15,
-                min_samples_leaf=20,
-                l2_regularization=1.0,
-                early_stopping=False,
-                random_state=random_state,
-            ),
-            drop_first=False,
-        ),
-    }
-    folds = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=random_state)
-    scores: dict[str, np.ndarray] = {}
-    # one thread: on a shared 2-core host OpenMP's spinning threads made boosting 10-100x slower
-    with pywarnings.catch_warnings(), threadpool_limits(limits=1):
-        pywarnings.simplefilter("ignore", ConvergenceWarning)
-        pywarnings.simplefilter("ignore", UserWarning)
-        for name, model in models.items():
-            checkpoint()
-            scores[name] = cross_val_score(model, x, y, cv=folds, scoring="roc_auc", n_jobs=1)
-    model_table = pd.DataFrame(
-        [
-            {
-                "model": name,
-                "roc_auc_mean": float(s.mean()),
-                "roc_auc_std": float(s.std(ddof=1)),
-                "folds": len(s),
-            }
-            for name, s in scores.items()
-        ]
-    ).sort_values("roc_auc_mean", ascending=False, kind="stable")
-    best = str(model_table.iloc[0]["model"])
-    if math.isclose(scores[best].mean(), scores["logistic_regression"].mean(), abs_tol=0.005):
-        best = "logistic_regression"  # as good within noise and far easier to explain
-
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=HOLDOUT_SHARE, stratify=y, random_state=random_state
-    )
-    with pywarnings.catch_warnings(), threadpool_limits(limits=1):
-        pywarnings.simplefilter("ignore", ConvergenceWarning)
-        pywarnings.simplefilter("ignore", UserWarning)
-        fitted = models[best].fit(x_train, y_train)
-        importance = permutation_importance(
-            fitted, x_test, y_test, scoring="roc_auc", n_repeats=5, random_state=random_state, n_jobs=1
-        )
-    importance_table = pd.DataFrame(
-        {
-            "feature": list(x.columns),
-            "kind": ["numeric"] * len(numeric_cols) + ["categorical"] * len(categorical_cols),
-            "importance_mean": importance.importances_mean,
-            "importance_std": importance.importances_std,
-        }
-    ).sort_values("importance_mean", ascending=False, kind="stable")
-    importance_table["rank"] = np.arange(1, len(importance_table) + 1)
-
-    with pywarnings.catch_warnings(), threadpool_limits(limits=1):
-        pywarnings.simplefilter("ignore", ConvergenceWarning)
-        logistic = models["logistic_regression"].fit(x, y)
-    odds = _odds_ratios(logistic, x, numeric_cols, categorical_cols, categories)
-
-    summary = _summary(model_table, best, importance_table, odds, y, target, positive_label, cv_folds)
-    how = (
-        f"models: ROC AUC of each model over {cv_folds}-fold stratified cross-validation (0.5 = no "
-        "better than "
-        "chance, 0.7 useful, 0.8+ strong), mean and standard deviation across folds. importance: permutation "
-        f"importance of the {best.replace('_', ' ')} on a {HOLDOUT_SHARE:.0%} held-out split = drop in ROC "
-        "AUC when the feature's values are shuffled (5 repeats); about 0 or negative = the model does "
-        "not use "
-        "it. A categorical feature counts as one feature. logistic_odds_ratios: from a logistic "
-        "regression on "
-        "standardised numbers (L2-regularised, C=1): odds_ratio_per_sd = change in churn odds for a one "
-        "standard deviation (sd) higher value with the other features fixed; for a category, the odds vs the "
-        "reference (most common) category. Correlated features share importance and can swap odds-ratio "
-        "direction. These are associations, not causes."
-    )
-    if excluded:
-        how += (
-            f" Left out as identifiers or known only after churn (leakage): {listing(excluded)}; "
-            "days_since_last_event, for instance, is large for churners because they churned."
-        )
-    if any(c in numeric_cols for c in ("total_events", "total_revenue", "active_months", "tenure_days")):
-        how += (
-            " Totals such as total_events, total_revenue, active_months and tenure_days grow with how long a "
-            "customer stayed, so part of their signal is the churn itself."
-        )
-    if notes:
-        how += " " + " ".join(notes)
-    return AnalysisResult(
-        analysis_type="drivers",
-        summary=summary,
-        how_to_read=how,
-        computed_on=ComputedOn(
-            rows=len(x), filters=dict(filters or {}), columns_used=[target, *numeric_cols, *categorical_cols]
-        ),
-        tables={
-            "models": records(model_table),
-            "importance": records(importance_table),
-            "logistic_odds_ratios": records(odds),
-        },
-        warnings=warnings,
-    )
-
 
 def _select_features(
     data: pd.DataFrame,
@@ -271,7 +250,7 @@ def _select_features(
     numeric: list[str] | None,
     categorical: list[str] | None,
     notes: list[str],
-) -> tuple[list[str], list[str], list[str]]:
+) -> FeatureChoice:
     excluded = sorted(
         str(c)
         for c in data.columns
@@ -310,7 +289,7 @@ def _select_features(
                 f"categorical feature '{column}' has {data[column].nunique()} distinct values; use at most "
                 f"{MAX_CATEGORIES} (or pass it as numeric)"
             )
-    return list(numeric), list(categorical), [c for c in excluded if c not in (numeric or [])]
+    return FeatureChoice(list(numeric), list(categorical), [c for c in excluded if c not in (numeric or [])])
 
 
 def _drop_useless(
@@ -327,78 +306,97 @@ def _drop_useless(
     return [c for c in numeric_cols if c not in useless], [c for c in categorical_cols if c not in useless]
 
 
-def _pipeline(
-    numeric_cols: list[str],
-    categorical_cols: list[str],
-    categories: list[list[str]],
-    model: Any,
-    *,
-    drop_first: bool,
-) -> Pipeline:
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+# ----------------------------------------------------------------------------------------- compute
 
-    transformers = []
-    if numeric_cols:
-        transformers.append(
-            (
-                "num",
-                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
-                numeric_cols,
-            )
+
+@dataclass(kw_only=True, eq=False)
+class DriversFindings(Findings):
+    """Model scores, the chosen model, importances and odds ratios the summary quotes."""
+
+    model_table: pd.DataFrame
+    best: str
+    importance: pd.DataFrame
+    odds: pd.DataFrame
+    y: np.ndarray
+    numeric_cols: list[str]
+    excluded: list[str]
+    notes: list[str]
+
+
+def _computed(inputs: DriversInputs, *, cv_folds: int, random_state: int) -> DriversFindings:
+    from sklearn.inspection import permutation_importance
+    from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+
+    x, y = inputs.x, inputs.y
+    candidates = models(inputs.numeric_cols, inputs.categorical_cols, inputs.categories, random_state)
+    folds = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=random_state)
+    scores: dict[str, np.ndarray] = {}
+    with one_quiet_thread():
+        for name, model in candidates.items():
+            checkpoint()
+            scores[name] = cross_val_score(model, x, y, cv=folds, scoring="roc_auc", n_jobs=1)
+    model_table = pd.DataFrame(
+        [
+            {
+                "model": name,
+                "roc_auc_mean": float(s.mean()),
+                "roc_auc_std": float(s.std(ddof=1)),
+                "folds": len(s),
+            }
+            for name, s in scores.items()
+        ]
+    ).sort_values("roc_auc_mean", ascending=False, kind="stable")
+    best = str(model_table.iloc[0]["model"])
+    if math.isclose(scores[best].mean(), scores["logistic_regression"].mean(), abs_tol=0.005):
+        best = "logistic_regression"  # as good within noise and far easier to explain
+
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=HOLDOUT_SHARE, stratify=y, random_state=random_state
+    )
+    with one_quiet_thread():
+        fitted = candidates[best].fit(x_train, y_train)
+        importance = permutation_importance(
+            fitted, x_test, y_test, scoring="roc_auc", n_repeats=5, random_state=random_state, n_jobs=1
         )
-    if categorical_cols:
-        transformers.append(
-            (
-                "cat",
-                OneHotEncoder(
-                    categories=categories,
-                    drop="first" if drop_first else None,
-                    handle_unknown="ignore",
-                    sparse_output=False,
-                ),
-                categorical_cols,
-            )
-        )
-    return Pipeline([("prepare", ColumnTransformer(transformers)), ("model", model)])
+    importance_table = pd.DataFrame(
+        {
+            "feature": list(x.columns),
+            "kind": ["numeric"] * len(inputs.numeric_cols) + ["categorical"] * len(inputs.categorical_cols),
+            "importance_mean": importance.importances_mean,
+            "importance_std": importance.importances_std,
+        }
+    ).sort_values("importance_mean", ascending=False, kind="stable")
+    importance_table["rank"] = np.arange(1, len(importance_table) + 1)
+
+    with one_quiet_thread():
+        logistic = candidates["logistic_regression"].fit(x, y)
+    odds = odds_ratios(logistic, x, inputs.numeric_cols, inputs.categorical_cols, inputs.categories)
+    return DriversFindings(
+        rows=len(x),
+        tables={
+            "models": records(model_table),
+            "importance": records(importance_table),
+            "logistic_odds_ratios": records(odds),
+        },
+        warnings=inputs.warnings,
+        columns_used=[inputs.target, *inputs.numeric_cols, *inputs.categorical_cols],
+        model_table=model_table,
+        best=best,
+        importance=importance_table,
+        odds=odds,
+        y=y,
+        numeric_cols=inputs.numeric_cols,
+        excluded=inputs.excluded,
+        notes=inputs.notes,
+    )
 
 
-def _odds_ratios(
-    fitted: Pipeline,
-    x: pd.DataFrame,
-    numeric_cols: list[str],
-    categorical_cols: list[str],
-    categories: list[list[str]],
-) -> pd.DataFrame:
-    coefficients = fitted.named_steps["model"].coef_[0]
-    rows: list[dict[str, Any]] = []
-    for column in numeric_cols:
-        rows.append({"feature": column, "kind": "numeric (per 1 SD)", "sd": float(x[column].std())})
-    for column, levels in zip(categorical_cols, categories, strict=True):
-        for level in levels[1:]:
-            rows.append({"feature": f"{column} = {level} (vs {levels[0]})", "kind": "category", "sd": None})
-    if len(rows) != len(coefficients):  # pragma: no cover - guards the name bookkeeping above
-        raise RuntimeError("feature names and logistic coefficients are out of step")
-    table = pd.DataFrame(rows)
-    table["odds_ratio_per_sd"] = np.exp(coefficients)
-    table["_size"] = np.abs(coefficients)
-    table = table.sort_values("_size", ascending=False, kind="stable").drop(columns="_size")
-    return table[["feature", "odds_ratio_per_sd", "kind", "sd"]]
+# ----------------------------------------------------------------------------------------- narrate
 
 
-def _summary(
-    model_table: pd.DataFrame,
-    best: str,
-    importance: pd.DataFrame,
-    odds: pd.DataFrame,
-    y: np.ndarray,
-    target: str,
-    positive_label: Any,
-    cv_folds: int,
-) -> str:
-    scores = model_table.set_index("model")
+def _summary(findings: DriversFindings, target: str, positive_label: Any, cv_folds: int) -> str:
+    best, y = findings.best, findings.y
+    scores = findings.model_table.set_index("model")
     best_auc = float(scores.loc[best, "roc_auc_mean"])
     other = next(m for m in scores.index if m != best)
     label = target if positive_label is True else f"{target} = {positive_label!r}"
@@ -412,9 +410,10 @@ def _summary(
             text
             + " The features carry little signal about the outcome (0.5 = chance), so no driver stands out."
         )
+    importance = findings.importance
     useful = importance.loc[importance["importance_mean"] > 0].head(3)
     parts = []
-    by_feature = odds.set_index("feature")["odds_ratio_per_sd"]
+    by_feature = findings.odds.set_index("feature")["odds_ratio_per_sd"]
     for feature, kind in zip(useful["feature"], useful["kind"], strict=True):
         if kind == "numeric" and feature in by_feature.index:
             ratio = float(by_feature[feature])
@@ -426,3 +425,33 @@ def _summary(
     if parts:
         text += f" Strongest drivers (permutation importance): {'; '.join(parts)}."
     return text
+
+
+def _how_to_read(findings: DriversFindings, cv_folds: int) -> str:
+    how = (
+        f"models: ROC AUC of each model over {cv_folds}-fold stratified cross-validation (0.5 = no "
+        "better than "
+        "chance, 0.7 useful, 0.8+ strong), mean and standard deviation across folds. importance: permutation "
+        f"importance of the {findings.best.replace('_', ' ')} on a {HOLDOUT_SHARE:.0%} held-out split = drop "
+        "in ROC AUC when the feature's values are shuffled (5 repeats); about 0 or negative = the model does "
+        "not use "
+        "it. A categorical feature counts as one feature. logistic_odds_ratios: from a logistic "
+        "regression on "
+        "standardised numbers (L2-regularised, C=1): odds_ratio_per_sd = change in churn odds for a one "
+        "standard deviation (sd) higher value with the other features fixed; for a category, the odds vs the "
+        "reference (most common) category. Correlated features share importance and can swap odds-ratio "
+        "direction. These are associations, not causes."
+    )
+    if findings.excluded:
+        how += (
+            f" Left out as identifiers or known only after churn (leakage): {listing(findings.excluded)}; "
+            "days_since_last_event, for instance, is large for churners because they churned."
+        )
+    if any(c in findings.numeric_cols for c in TENURE_TOTALS):
+        how += (
+            " Totals such as total_events, total_revenue, active_months and tenure_days grow with how long a "
+            "customer stayed, so part of their signal is the churn itself."
+        )
+    if findings.notes:
+        how += " " + " ".join(findings.notes)
+    return how

@@ -3,22 +3,23 @@
 The warehouse has 1M+ events, so the usual input is pre-aggregated groups; averages are then
 re-weighted by event counts and percentiles cannot be merged exactly (we report the worst group's
 p10 instead). Event-level data is accepted too and aggregated exactly here.
+
+`network_quality` runs three steps: `_checked_inputs` (parameters and tables -> `AnalysisError`s and
+canonical event columns), `_computed` (events -> `QualityFindings`) and `_summary` / `_how_to_read`
+(numbers -> words); the link to churn lives in `analyses._quality_churn`.
 """
 
 from __future__ import annotations
 
 import math
-import warnings as pywarnings
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from analyses._checks import as_list, filtered_inputs, require_level
 from analyses._frame import (
-    apply_filters,
-    binary_outcome,
-    coerce_decimals,
     datetime_column,
     ensure_frame,
     listing,
@@ -29,15 +30,9 @@ from analyses._frame import (
     time_range,
 )
 from analyses._json import records
-from analyses._stats import (
-    chi_square_independence,
-    correlation_strength,
-    format_p,
-    significance_words,
-    wilson_interval,
-    z_value,
-)
-from analyses.results import AnalysisError, AnalysisResult, ComputedOn, StatTest
+from analyses._quality_churn import ChurnModel, model_sentence, quality_and_churn
+from analyses._stats import chi_square_independence, wilson_interval
+from analyses.results import AnalysisError, AnalysisResult, Findings, StatTest
 from analyses.steps import checkpoint
 
 RAW_SCORE = "network_quality_score"
@@ -76,16 +71,70 @@ def network_quality(
     rows with `network_quality_score`. `customers`: `customer_features` (is_churned,
     avg_quality_score, poor_quality_share, account_type, tenure_days).
     """
+    inputs = _checked_inputs(
+        groups,
+        customers,
+        poor_threshold=poor_threshold,
+        segment_by=segment_by,
+        min_cell_events=min_cell_events,
+        quality_column=quality_column,
+        churn_column=churn_column,
+        confidence=confidence,
+        filters=filters,
+    )
+    findings = _computed(
+        inputs,
+        min_cell_events=min_cell_events,
+        quality_column=quality_column,
+        churn_column=churn_column,
+        positive_label=positive_label,
+        confidence=confidence,
+    )
+    return findings.result(
+        "network_quality",
+        summary=_summary(findings, poor_threshold, quality_column, confidence),
+        how_to_read=_how_to_read(findings, min_cell_events),
+        filters=filters,
+    )
+
+
+# ---------------------------------------------------------------------------------------- validate
+
+
+@dataclass(frozen=True, eq=False)
+class QualityInputs:
+    """Events in canonical columns (`data`), how they were given, and the filtered tables."""
+
+    data: pd.DataFrame
+    raw: bool
+    segments: list[str]
+    stamps: pd.Series | None
+    groups: pd.DataFrame
+    customers: pd.DataFrame | None
+    warnings: list[str]
+
+
+def _checked_inputs(
+    groups: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    *,
+    poor_threshold: float,
+    segment_by: list[str] | None,
+    min_cell_events: int,
+    quality_column: str,
+    churn_column: str,
+    confidence: float,
+    filters: dict[str, Any] | None,
+) -> QualityInputs:
+    """Every check that needs no computed number, in the order the caller should fix them."""
     groups = ensure_frame(groups, "groups")
     customers = ensure_frame(customers, "customers") if customers is not None else None
-    if not 0 < confidence < 1:
-        raise AnalysisError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence}")
+    require_level(confidence, "confidence", "0.95")
     if min_cell_events < 1:
         raise AnalysisError(f"min_cell_events must be at least 1, got {min_cell_events}")
     require_rows(groups, "groups")
     explicit = segment_by is not None
-    if isinstance(segment_by, str):
-        segment_by = [segment_by]
+    segment_by = as_list(segment_by)
     if explicit:
         require_columns(groups, segment_by or [], "groups", "to segment by (segment_by)")
         measures = [
@@ -102,12 +151,31 @@ def network_quality(
             customers, [quality_column], "customers", "as the customer's quality (quality_column)"
         )
 
-    frames, warnings = apply_filters({"groups": groups, "customers": customers}, filters)
-    groups = coerce_decimals(frames["groups"])
-    require_rows(groups, "groups", filters)
-    alpha = 1 - confidence
-
+    filtered = filtered_inputs("groups", groups, filters, customers=customers)
+    groups, warnings = filtered.primary, filtered.warnings
     segments = list(segment_by or []) if explicit else [c for c in DEFAULT_SEGMENTS if c in groups.columns]
+    events = _events(groups, segments, poor_threshold, warnings)
+    return QualityInputs(
+        data=events.data,
+        raw=events.raw,
+        segments=segments,
+        stamps=events.stamps,
+        groups=groups,
+        customers=filtered.optional["customers"],
+        warnings=warnings,
+    )
+
+
+class Events(NamedTuple):
+    """Events in canonical columns, whether they came one per row, and their dates (if any)."""
+
+    data: pd.DataFrame
+    raw: bool
+    stamps: pd.Series | None
+
+
+def _events(groups: pd.DataFrame, segments: list[str], poor_threshold: float, warnings: list[str]) -> Events:
+    """Groups or event-level rows in one shape, labels as text; an error when no event is left."""
     raw = _is_raw(groups)
     if raw:
         data = _prepare_raw(groups, poor_threshold, segments)
@@ -125,120 +193,7 @@ def network_quality(
             data[column] = segment_labels(data[column]).to_numpy()
     if data["events"].sum() <= 0:
         raise AnalysisError("groups has no events after filters; loosen the filters")
-
-    tables: dict[str, list[dict[str, Any]]] = {}
-    total = _aggregate(data, [], raw, confidence)
-    by_segment = _aggregate(data, segments, raw, confidence).sort_values("poor_share", ascending=False)
-    tables["by_segment"] = records(by_segment)
-    if "event_hour" in data.columns:
-        tables["by_hour"] = records(
-            _aggregate(data, ["event_hour"], raw, confidence).sort_values("event_hour")
-        )
-    cell_keys = [c for c in CELL_DIMENSIONS if c in data.columns]
-    worst = pd.DataFrame()
-    if cell_keys:
-        cells = _aggregate(data, cell_keys, raw, confidence)
-        eligible = cells.loc[cells["events"] >= min_cell_events]
-        if eligible.empty:
-            warnings.append(
-                f"no {' x '.join(cell_keys)} cell has {min_cell_events}+ events; worst_cells is empty "
-                "(lower min_cell_events)"
-            )
-        worst = eligible.sort_values(["poor_share", "events"], ascending=[False, False]).head(WORST_CELLS)
-        tables["worst_cells"] = records(worst)
-
-    tests: list[StatTest] = []
-    for column in segments:
-        checkpoint()
-        counts = data.groupby(column)[["poor_events", "events"]].sum()
-        crosstab = pd.DataFrame(
-            {"poor": counts["poor_events"], "not_poor": counts["events"] - counts["poor_events"]}
-        )
-        test, warning = chi_square_independence(
-            crosstab, outcome="poor-quality share", factor=column, alpha=alpha
-        )
-        if test is not None:
-            tests.append(test)
-        if warning:
-            warnings.append(warning)
-
-    overall = total.iloc[0]
-    summary = (
-        f"{int(overall['events']):,} events: average quality {overall['avg_quality']:.2f}, "
-        f"{overall['poor_share']:.1%} poor (< {poor_threshold:g})."
-        if pd.notna(overall["avg_quality"])
-        else f"{int(overall['events']):,} events, {overall['poor_share']:.1%} poor (< {poor_threshold:g})."
-    )
-    if len(worst):
-        cell = worst.iloc[0]
-        where = " / ".join(str(cell[c]) + (":00" if c == "event_hour" else "") for c in cell_keys)
-        summary += (
-            f" Worst cell: {where} with {cell['poor_share']:.1%} poor of {int(cell['events']):,} events."
-        )
-    if segments and len(by_segment) >= 2:
-        top = by_segment.iloc[0]
-        names = " / ".join(str(top[c]) for c in segments)
-        summary += f" Worst {' x '.join(segments)}: {names} ({top['poor_share']:.1%} poor)."
-
-    columns_used = [*segments] + [c for c in cell_keys if c not in segments]
-    columns_used += (
-        [RAW_SCORE] if raw else [_source_name(groups, k) for k in ALIASES if _source_name(groups, k)]
-    )
-    if customers is not None:
-        churn_tables, churn_tests, churn_text, churn_notes, churn_columns = _quality_and_churn(
-            frames["customers"], quality_column, churn_column, positive_label, confidence, alpha
-        )
-        tables.update(churn_tables)
-        tests.extend(churn_tests)
-        warnings.extend(churn_notes)
-        summary += churn_text
-        columns_used += [f"customers.{c}" for c in churn_columns]
-
-    how = [
-        "poor_share = poor events / events (poor: quality score below the threshold); avg_quality is "
-        "event-weighted; ci_low/ci_high are Wilson intervals for poor_share, which treat events as "
-        "independent "
-        "and are therefore too narrow when a few customers produce many events.",
-    ]
-    if raw:
-        how.append("p10/p50/p90_quality are exact percentiles of the event scores.")
-    else:
-        how.append(
-            "Percentiles of pre-aggregated groups cannot be merged: min_group_p10 is the lowest p10 "
-            "among the "
-            "groups of a row (a pessimistic bound), not the row's own p10."
-        )
-    if "worst_cells" in tables:
-        how.append(
-            f"worst_cells: the {WORST_CELLS} {' x '.join(cell_keys)} cells with the highest poor_share among "
-            f"those with at least {min_cell_events} events."
-        )
-    how.append(
-        "tests: chi-square of poor vs not-poor events across each segment column with Cramér's V; with "
-        "millions of events p is almost always tiny, so judge by the effect size and the share difference."
-    )
-    if "churn_model" in tables:
-        how.append(
-            "quality_vs_churn: point-biserial correlation of the churn flag with each quality measure per "
-            "customer. churn_by_quality_band: churn rate by quartile of the customer's average quality. "
-            "churn_model: logistic regression of churn on average quality, controlling for account type and "
-            "tenure (years); odds_ratio < 1 for quality means better quality goes with lower churn odds. "
-            "Tenure of churned customers stops at churn, so the tenure term is descriptive, not causal."
-        )
-    return AnalysisResult(
-        analysis_type="network_quality",
-        summary=summary,
-        how_to_read=" ".join(how),
-        computed_on=ComputedOn(
-            rows=len(groups),
-            time_range=time_range(stamps) if stamps is not None else None,
-            filters=dict(filters or {}),
-            columns_used=columns_used,
-        ),
-        tables=tables,
-        tests=tests,
-        warnings=warnings,
-    )
+    return Events(data, raw, stamps)
 
 
 def _is_raw(groups: pd.DataFrame) -> bool:
@@ -318,6 +273,122 @@ def _prepare_raw(events: pd.DataFrame, poor_threshold: float, segments: list[str
     return data.reset_index(drop=True)
 
 
+# ----------------------------------------------------------------------------------------- compute
+
+
+@dataclass(kw_only=True, eq=False)
+class QualityFindings(Findings):
+    """The rows the summary quotes besides the tables."""
+
+    total: pd.DataFrame
+    by_segment: pd.DataFrame
+    worst: pd.DataFrame
+    cell_keys: list[str]
+    segments: list[str]
+    raw: bool
+    model: ChurnModel | None
+
+
+def _computed(
+    inputs: QualityInputs,
+    *,
+    min_cell_events: int,
+    quality_column: str,
+    churn_column: str,
+    positive_label: Any,
+    confidence: float,
+) -> QualityFindings:
+    data, raw, segments = inputs.data, inputs.raw, inputs.segments
+    warnings = list(inputs.warnings)
+    alpha = 1 - confidence
+    tables: dict[str, list[dict[str, Any]]] = {}
+    total = _aggregate(data, [], raw, confidence)
+    by_segment = _aggregate(data, segments, raw, confidence).sort_values("poor_share", ascending=False)
+    tables["by_segment"] = records(by_segment)
+    if "event_hour" in data.columns:
+        tables["by_hour"] = records(
+            _aggregate(data, ["event_hour"], raw, confidence).sort_values("event_hour")
+        )
+    cell_keys = [c for c in CELL_DIMENSIONS if c in data.columns]
+    worst = pd.DataFrame()
+    if cell_keys:
+        worst = _worst_cells(data, cell_keys, raw, confidence, min_cell_events, warnings)
+        tables["worst_cells"] = records(worst)
+
+    tests = _segment_tests(data, segments, alpha, warnings)
+    groups = inputs.groups
+    columns_used = [*segments] + [c for c in cell_keys if c not in segments]
+    columns_used += (
+        [RAW_SCORE] if raw else [_source_name(groups, k) for k in ALIASES if _source_name(groups, k)]
+    )
+    model: ChurnModel | None = None
+    if inputs.customers is not None:
+        link = quality_and_churn(
+            inputs.customers, quality_column, churn_column, positive_label, confidence, alpha
+        )
+        tables.update(link.tables)
+        tests.extend(link.tests)
+        warnings.extend(link.notes)
+        model = link.model
+        columns_used += [f"customers.{c}" for c in link.columns]
+
+    return QualityFindings(
+        rows=len(groups),
+        tables=tables,
+        tests=tests,
+        warnings=warnings,
+        columns_used=columns_used,
+        time_range=time_range(inputs.stamps) if inputs.stamps is not None else None,
+        total=total,
+        by_segment=by_segment,
+        worst=worst,
+        cell_keys=cell_keys,
+        segments=segments,
+        raw=raw,
+        model=model,
+    )
+
+
+def _worst_cells(
+    data: pd.DataFrame,
+    cell_keys: list[str],
+    raw: bool,
+    confidence: float,
+    min_cell_events: int,
+    warnings: list[str],
+) -> pd.DataFrame:
+    """The cells with the highest poor share among those with enough events to rank them on."""
+    cells = _aggregate(data, cell_keys, raw, confidence)
+    eligible = cells.loc[cells["events"] >= min_cell_events]
+    if eligible.empty:
+        warnings.append(
+            f"no {' x '.join(cell_keys)} cell has {min_cell_events}+ events; worst_cells is empty "
+            "(lower min_cell_events)"
+        )
+    return eligible.sort_values(["poor_share", "events"], ascending=[False, False]).head(WORST_CELLS)
+
+
+def _segment_tests(
+    data: pd.DataFrame, segments: list[str], alpha: float, warnings: list[str]
+) -> list[StatTest]:
+    """Chi-square of poor vs not-poor events across each segment column."""
+    tests: list[StatTest] = []
+    for column in segments:
+        checkpoint()
+        counts = data.groupby(column)[["poor_events", "events"]].sum()
+        crosstab = pd.DataFrame(
+            {"poor": counts["poor_events"], "not_poor": counts["events"] - counts["poor_events"]}
+        )
+        test, warning = chi_square_independence(
+            crosstab, outcome="poor-quality share", factor=column, alpha=alpha
+        )
+        if test is not None:
+            tests.append(test)
+        if warning:
+            warnings.append(warning)
+    return tests
+
+
 def _aggregate(data: pd.DataFrame, keys: list[str], raw: bool, confidence: float) -> pd.DataFrame:
     frame = data.assign(_all="all") if not keys else data
     by = keys or ["_all"]
@@ -351,186 +422,63 @@ def _aggregate(data: pd.DataFrame, keys: list[str], raw: bool, confidence: float
     return result
 
 
-def _quality_and_churn(
-    customers: pd.DataFrame,
-    quality_column: str,
-    churn_column: str,
-    positive_label: Any,
-    confidence: float,
-    alpha: float,
-) -> tuple[dict[str, list[dict[str, Any]]], list[StatTest], str, list[str], list[str]]:
-    """Point-biserial correlations, churn by quality quartile and an adjusted logistic model."""
-    notes: list[str] = []
-    customers = coerce_decimals(customers)
-    if customers.empty:
-        raise AnalysisError("customers has no rows after filters; loosen the filters or leave customers out")
-    flag = binary_outcome(customers[churn_column], positive_label, churn_column, "customers")
-    quality = numeric_column(customers, quality_column, "customers")
-    measures = {quality_column: quality}
-    if "poor_quality_share" in customers.columns and quality_column != "poor_quality_share":
-        measures["poor_quality_share"] = numeric_column(customers, "poor_quality_share", "customers")
-    columns = [churn_column, *measures]
-    tables: dict[str, list[dict[str, Any]]] = {}
-    tests: list[StatTest] = []
-    rows = []
-    y_all = flag.to_numpy(dtype=float, na_value=np.nan)
-    for name, values in measures.items():
-        x = values.to_numpy(dtype=float)
-        ok = ~np.isnan(x) & ~np.isnan(y_all)
-        if ok.sum() < 3 or np.unique(y_all[ok]).size < 2 or np.unique(x[ok]).size < 2:
-            notes.append(f"not enough variation to correlate churn with {name}")
-            continue
-        result = stats.pointbiserialr(y_all[ok], x[ok])
-        r, p = float(result.statistic), float(result.pvalue)
-        rows.append(
-            {"feature": name, "r": r, "p_value": p, "n": int(ok.sum()), "strength": correlation_strength(r)}
-        )
-        tests.append(
-            StatTest(
-                name=f"point-biserial: churn vs {name}",
-                statistic=r,
-                p_value=p,
-                dof=int(ok.sum()) - 2,
-                effect_size=r,
-                effect_name="point-biserial r",
-                interpretation=(
-                    f"{significance_words(p, alpha)}: {correlation_strength(r)} "
-                    f"{'positive' if r > 0 else 'negative'} association of churn with {name} (r = {r:.3f})"
-                ),
-            )
-        )
-    if rows:
-        tables["quality_vs_churn"] = records(pd.DataFrame(rows))
+# ----------------------------------------------------------------------------------------- narrate
 
-    ok = quality.notna().to_numpy() & flag.notna().to_numpy()
-    if ok.sum() >= 8 and quality[ok].nunique() >= 4:
-        bands = pd.qcut(quality[ok].astype(float), q=4, duplicates="drop")
-        frame = pd.DataFrame({"band": bands.to_numpy(), "churned": flag[ok].astype(bool).to_numpy()})
-        table = frame.groupby("band", observed=True).agg(
-            customers=("churned", "size"), churned=("churned", "sum")
-        )
-        table = table.reset_index()
-        table["quality_band"] = table["band"].map(lambda b: f"{b.left:.2f} to {b.right:.2f}")
-        table["churned"] = table["churned"].astype(int)
-        table["churn_rate"] = table["churned"] / table["customers"]
-        low, high = wilson_interval(table["churned"], table["customers"], confidence)
-        table["ci_low"], table["ci_high"] = low, high
-        tables["churn_by_quality_band"] = records(
-            table[["quality_band", "customers", "churned", "churn_rate", "ci_low", "ci_high"]]
-        )
 
-    model_table, model_test, text, model_notes, model_columns = _churn_model(
-        customers, flag, quality, quality_column, confidence, alpha
+def _summary(findings: QualityFindings, poor_threshold: float, quality_column: str, confidence: float) -> str:
+    overall = findings.total.iloc[0]
+    summary = (
+        f"{int(overall['events']):,} events: average quality {overall['avg_quality']:.2f}, "
+        f"{overall['poor_share']:.1%} poor (< {poor_threshold:g})."
+        if pd.notna(overall["avg_quality"])
+        else f"{int(overall['events']):,} events, {overall['poor_share']:.1%} poor (< {poor_threshold:g})."
     )
-    notes.extend(model_notes)
-    if model_table is not None:
-        tables["churn_model"] = records(model_table)
-        tests.append(model_test)
-    return tables, tests, text, notes, columns + model_columns
-
-
-def _churn_model(
-    customers: pd.DataFrame,
-    flag: pd.Series,
-    quality: pd.Series,
-    quality_column: str,
-    confidence: float,
-    alpha: float,
-) -> tuple[pd.DataFrame | None, StatTest | None, str, list[str], list[str]]:
-    """Logit of churn on quality + account type + tenure; skipped (with a warning) when it cannot be fit."""
-    notes: list[str] = []
-    design = pd.DataFrame({quality_column: quality.to_numpy()}, index=customers.index)
-    labels = {quality_column: f"{quality_column} (+1 point)"}
-    used: list[str] = []
-    if "tenure_days" in customers.columns:
-        design["tenure_years"] = numeric_column(customers, "tenure_days", "customers").to_numpy() / 365.25
-        labels["tenure_years"] = "tenure (+1 year)"
-        used.append("tenure_days")
-    y = flag.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    complete = design.notna().all(axis=1).to_numpy() & ~np.isnan(y)
-    if "account_type" in customers.columns:
-        account = segment_labels(customers["account_type"])
-        counts = account[complete].value_counts()
-        if len(counts) >= 2:
-            reference = str(counts.index[0])
-            for level in sorted(counts.index[1:]):
-                name = f"account_type[{level}]"
-                design[name] = (account == level).astype(float).to_numpy()
-                labels[name] = f"account_type = {level} (vs {reference})"
-            used.append("account_type")
-    design, y = design.loc[complete], y[complete]
-    if len(y) < 20 or y.sum() < 5 or (len(y) - y.sum()) < 5:
-        notes.append("too few churned or retained customers with quality data to fit the churn model")
-        return None, None, "", notes, used
-    import statsmodels.api as sm  # lazily: statsmodels takes seconds to import
-    from statsmodels.tools.sm_exceptions import (
-        ConvergenceWarning,
-        PerfectSeparationError,
-        PerfectSeparationWarning,
-    )
-
-    exog = sm.add_constant(design.astype(float), has_constant="add")
-    try:
-        with pywarnings.catch_warnings():
-            pywarnings.simplefilter("error", PerfectSeparationWarning)
-            pywarnings.simplefilter("ignore", RuntimeWarning)
-            pywarnings.simplefilter("ignore", ConvergenceWarning)  # checked via mle_retvals below
-            fit = sm.Logit(y, exog).fit(disp=0, maxiter=200)
-    except (PerfectSeparationError, PerfectSeparationWarning):
-        notes.append(
-            "churn is perfectly predicted by the model terms (separation); the churn model was skipped"
+    if len(findings.worst):
+        cell = findings.worst.iloc[0]
+        where = " / ".join(str(cell[c]) + (":00" if c == "event_hour" else "") for c in findings.cell_keys)
+        summary += (
+            f" Worst cell: {where} with {cell['poor_share']:.1%} poor of {int(cell['events']):,} events."
         )
-        return None, None, "", notes, used
-    except (np.linalg.LinAlgError, ValueError) as exc:
-        notes.append(f"the churn model could not be fitted ({exc}); a term may be constant or collinear")
-        return None, None, "", notes, used
-    converged = bool(fit.mle_retvals.get("converged", True))
-    if not converged or not np.all(np.isfinite(fit.bse)):
-        notes.append("the churn model did not converge (near-separation or collinear terms); it was skipped")
-        return None, None, "", notes, used
-    z = z_value(confidence)
-    rows = []
-    for term, label in labels.items():
-        if term not in fit.params.index:
-            continue
-        beta, se = float(fit.params[term]), float(fit.bse[term])
-        rows.append(
-            {
-                "term": label,
-                "odds_ratio": math.exp(beta),
-                "ci_low": math.exp(beta - z * se),
-                "ci_high": math.exp(beta + z * se),
-                "p_value": float(fit.pvalues[term]),
-            }
-        )
-    table = pd.DataFrame(rows)
-    beta = float(fit.params[quality_column])
-    odds_ratio, p_value = math.exp(beta), float(fit.pvalues[quality_column])
-    controls = [
-        c
-        for c in ("account type", "tenure")
-        if ("account_type" if c == "account type" else "tenure_days") in used
+    segments = findings.segments
+    if segments and len(findings.by_segment) >= 2:
+        top = findings.by_segment.iloc[0]
+        names = " / ".join(str(top[c]) for c in segments)
+        summary += f" Worst {' x '.join(segments)}: {names} ({top['poor_share']:.1%} poor)."
+    if findings.model is not None:
+        summary += model_sentence(findings.model, quality_column, confidence)
+    return summary
+
+
+def _how_to_read(findings: QualityFindings, min_cell_events: int) -> str:
+    how = [
+        "poor_share = poor events / events (poor: quality score below the threshold); avg_quality is "
+        "event-weighted; ci_low/ci_high are Wilson intervals for poor_share, which treat events as "
+        "independent "
+        "and are therefore too narrow when a few customers produce many events.",
     ]
-    control_text = f" at the same {' and '.join(controls)}" if controls else ""
-    first = rows[0]
-    change = "lower" if odds_ratio < 1 else "higher"
-    test = StatTest(
-        name=f"logistic regression: churn ~ {quality_column}" + "".join(f" + {c}" for c in used),
-        statistic=float(fit.tvalues[quality_column]),
-        p_value=p_value,
-        dof=int(fit.df_resid),
-        effect_size=odds_ratio,
-        effect_name=f"odds ratio per +1 {quality_column} (adjusted)",
-        interpretation=(
-            f"{significance_words(p_value, alpha)}: each extra quality point goes with "
-            f"{odds_ratio:.2f}x the odds "
-            f"of churn ({change}){control_text}"
-        ),
+    if findings.raw:
+        how.append("p10/p50/p90_quality are exact percentiles of the event scores.")
+    else:
+        how.append(
+            "Percentiles of pre-aggregated groups cannot be merged: min_group_p10 is the lowest p10 "
+            "among the "
+            "groups of a row (a pessimistic bound), not the row's own p10."
+        )
+    if "worst_cells" in findings.tables:
+        how.append(
+            f"worst_cells: the {WORST_CELLS} {' x '.join(findings.cell_keys)} cells with the highest "
+            f"poor_share among those with at least {min_cell_events} events."
+        )
+    how.append(
+        "tests: chi-square of poor vs not-poor events across each segment column with Cramér's V; with "
+        "millions of events p is almost always tiny, so judge by the effect size and the share difference."
     )
-    text = (
-        f" Each point higher {quality_column} goes with {odds_ratio:.2f}x the odds of churn "
-        f"({confidence:.0%} CI {first['ci_low']:.2f}-{first['ci_high']:.2f}, "
-        f"{format_p(p_value)}){control_text}, "
-        f"n={len(y):,} customers."
-    )
-    return table, test, text, notes, used
+    if "churn_model" in findings.tables:
+        how.append(
+            "quality_vs_churn: point-biserial correlation of the churn flag with each quality measure per "
+            "customer. churn_by_quality_band: churn rate by quartile of the customer's average quality. "
+            "churn_model: logistic regression of churn on average quality, controlling for account type and "
+            "tenure (years); odds_ratio < 1 for quality means better quality goes with lower churn odds. "
+            "Tenure of churned customers stops at churn, so the tenure term is descriptive, not causal."
+        )
+    return " ".join(how)

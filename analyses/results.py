@@ -8,6 +8,8 @@ conversion in one analysis cannot break `json.dumps` for the agent.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -71,3 +73,39 @@ class AnalysisResult(BaseModel):
     @classmethod
     def _tables_json_safe(cls, value: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
         return json_safe(value)
+
+
+@dataclass(kw_only=True, eq=False)
+class Findings:
+    """The numbers of one run before they are put into words: what computing hands to narrating.
+
+    Every analysis computes first and words its summary afterwards from these fields alone, so a
+    sentence can be reworded without touching a number and each analysis builds its `AnalysisResult`
+    the same way. Analyses subclass it to carry the extra numbers their summary quotes.
+    """
+
+    rows: int
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    tests: list[StatTest] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    columns_used: list[str] = field(default_factory=list)
+    time_range: tuple[str, str] | None = None
+
+    def result(
+        self, analysis_type: str, *, summary: str, how_to_read: str, filters: Mapping[str, Any] | None
+    ) -> AnalysisResult:
+        """The findings with their words, and the filters recorded as given (for reproduction)."""
+        return AnalysisResult(
+            analysis_type=analysis_type,
+            summary=summary,
+            how_to_read=how_to_read,
+            computed_on=ComputedOn(
+                rows=self.rows,
+                time_range=self.time_range,
+                filters=dict(filters or {}),
+                columns_used=self.columns_used,
+            ),
+            tables=self.tables,
+            tests=self.tests,
+            warnings=self.warnings,
+        )

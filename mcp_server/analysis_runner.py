@@ -28,6 +28,7 @@ from mcp_server.context import AppContext
 from mcp_server.dependencies import REDIS, redis_outage
 from mcp_server.errors import InputValidationError, NoData
 from mcp_server.security.session_access import authorize_session
+from mcp_server.sessions.saved_table import table_data
 from mcp_server.sessions.store import SESSION_ID_RE
 from warehouse.analysis_inputs import (
     PRIMARY_FRAME,
@@ -97,9 +98,7 @@ async def _load_session(
             hint=f"keys in this session: {', '.join(info.data_keys) or 'none yet'}",
         )
     await authorize_session(app, session_id, write=False)
-    value = await app.sessions.read(session_id, key)
-    if isinstance(value, dict) and "rows" in value and "source" in value:
-        value = {"columns": value.get("columns", []), "rows": value["rows"]}  # saved by save_as
+    value = table_data(await app.sessions.read(session_id, key))  # a save_as table: its rows only
     try:
         frame = await asyncio.to_thread(to_frame, value)
     except ChartError as exc:

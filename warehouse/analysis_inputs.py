@@ -1,12 +1,18 @@
 """The standard inputs of each analysis, as SQL over the marts (data source "warehouse").
 
 Shared by the Dagster precompute (psycopg) and the MCP server (asyncpg), so a cached
-result and a fresh one are computed on exactly the same rows. Heavy work stays in SQL:
-network quality arrives pre-aggregated by location x event type x hour (576 groups, not
-a million events), and everything else is one row per customer or per mart row.
+result and a fresh one are computed on exactly the same rows. Every input reads only the
+published `marts` schema and aggregates nothing itself: the heavy work is done by dbt
+(network quality arrives pre-aggregated by location x event type x hour in
+`fct_network_quality_by_hour`, 576 groups rather than a million events; the payment mix in
+`fct_revenue_by_payment_method`), and everything else is one row per customer or per mart row.
+`marts_read` names the marts an analysis reads: the Dagster analysis assets take their
+upstream marts from it, and the dbt exposures `analysis_<type>` list the same marts.
 """
 
 from __future__ import annotations
+
+import re
 
 from warehouse.raw_schema import RAW_TABLE_NAMES
 
@@ -28,22 +34,19 @@ STANDARD_INPUTS: dict[str, dict[str, str]] = {
             "SELECT customer_id, account_type, is_churned, avg_monthly_revenue FROM marts.customer_features"
         ),
         "payments": (
-            "SELECT r.payment_method, c.account_type, sum(r.amount) AS revenue, count(*) AS transactions "
-            "FROM staging.stg_telco__revenue r JOIN staging.stg_telco__customers c USING (customer_id) "
-            "GROUP BY 1, 2"
+            "SELECT payment_method, account_type, revenue, transactions "
+            "FROM marts.fct_revenue_by_payment_method ORDER BY payment_method, account_type"
         ),
     },
     "network_quality": {
+        # Groups of scored events: quality statistics weigh by the scored events only.
         "groups": (
-            "SELECT c.location, e.event_type, e.event_hour, count(*) AS events, "
-            "count(*) FILTER (WHERE e.is_poor_quality) AS poor_events, "
-            "avg(e.network_quality_score) AS avg_quality, "
-            "percentile_cont(0.1) WITHIN GROUP (ORDER BY e.network_quality_score) AS p10_quality, "
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY e.network_quality_score) AS p50_quality, "
-            "percentile_cont(0.9) WITHIN GROUP (ORDER BY e.network_quality_score) AS p90_quality "
-            "FROM staging.stg_telco__network_events e "
-            "JOIN staging.stg_telco__customers c USING (customer_id) "
-            "WHERE e.network_quality_score IS NOT NULL GROUP BY 1, 2, 3"
+            "SELECT location, event_type, event_hour, scored_event_count AS events, "
+            "poor_quality_events AS poor_events, avg_quality_score AS avg_quality, "
+            "p10_quality_score AS p10_quality, median_quality_score AS p50_quality, "
+            "p90_quality_score AS p90_quality "
+            "FROM marts.fct_network_quality_by_hour WHERE scored_event_count > 0 "
+            "ORDER BY location, event_type, event_hour"
         ),
         "customers": (
             "SELECT customer_id, account_type, tenure_days, avg_quality_score, poor_quality_share, "
@@ -64,6 +67,17 @@ STANDARD_INPUTS: dict[str, dict[str, str]] = {
 
 # Which frame a single mart or a session dataset stands in for, per analysis.
 PRIMARY_FRAME: dict[str, str] = {name: next(iter(frames)) for name, frames in STANDARD_INPUTS.items()}
+
+_MART_REFERENCE = re.compile(r"\bmarts\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+
+
+def marts_read(analysis_type: str) -> list[str]:
+    """The marts the standard inputs of `analysis_type` read, in order of first mention."""
+    names: dict[str, None] = {}
+    for sql in STANDARD_INPUTS[analysis_type].values():
+        names.update(dict.fromkeys(match.lower() for match in _MART_REFERENCE.findall(sql)))
+    return list(names)
+
 
 # analysis_type -> raw tables it needs rows in. Teams bring their tables one at a time, and the
 # marts build (empty) on whatever is there; an analysis whose raw tables are still empty has

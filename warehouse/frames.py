@@ -3,18 +3,20 @@
 Both drivers return `Decimal` for numeric columns and `datetime.date` for dates, which
 pandas keeps as slow `object` columns that statistics code mishandles. One normaliser,
 used by the Dagster precompute and by the MCP server, so both feed the analyses the same
-dtypes.
+dtypes. The Decimal rule is the analyses' own (`analyses.decimals`): the warehouse may
+import from `analyses`, never the other way round.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+
+from analyses.decimals import coerce_decimals
 
 
 def rows_to_frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
@@ -23,6 +25,7 @@ def rows_to_frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.D
 
 
 def normalize_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = coerce_decimals(frame)
     for name in frame.columns:
         series = frame[name]
         if series.dtype != object:
@@ -31,11 +34,7 @@ def normalize_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if sample.empty:
             continue
         first = sample.iloc[0]
-        if isinstance(first, decimal.Decimal):
-            frame[name] = pd.to_numeric(
-                series.map(lambda v: None if v is None else float(v)), errors="coerce"
-            )
-        elif isinstance(first, dt.datetime | dt.date):
+        if isinstance(first, dt.datetime | dt.date):
             frame[name] = pd.to_datetime(series, errors="coerce", utc=False)
         elif isinstance(first, uuid.UUID):
             frame[name] = series.map(lambda v: None if v is None else str(v))

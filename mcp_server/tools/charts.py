@@ -14,6 +14,7 @@ from mcp_server.analysis_runner import analyze
 from mcp_server.context import AppContext, app_context
 from mcp_server.errors import InputValidationError
 from mcp_server.security.session_access import authorize_session
+from mcp_server.sessions.saved_table import table_data
 from mcp_server.tools.common import READ_ONLY
 
 DESCRIPTION = """Draw a chart and get it as an image (base64 plus an inline image block for png/svg;
@@ -41,12 +42,7 @@ async def _resolve(app: AppContext, data: Any) -> Any:
     """Turn a reference into rows; plain data passes through."""
     if isinstance(data, dict) and "session_id" in data and "key" in data:
         await authorize_session(app, str(data["session_id"]), write=False)
-        value = await app.sessions.read(str(data["session_id"]), str(data["key"]))
-        return (
-            {"columns": value.get("columns", []), "rows": value["rows"]}
-            if isinstance(value, dict) and "rows" in value
-            else value
-        )
+        return table_data(await app.sessions.read(str(data["session_id"]), str(data["key"])))
     if isinstance(data, dict) and "analysis_type" in data and "table" in data:
         if data["analysis_type"] not in analysis_types():
             raise InputValidationError(

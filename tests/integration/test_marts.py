@@ -2,15 +2,25 @@
 
 The reference queries below are written from the business definitions in the dbt docs,
 not copied from the models, so a wrong join or denominator in a model shows up here.
+The analyses' standard inputs read only public, contracted marts, and the lineage that says
+so (dbt exposures, the analysis assets' deps in Dagster) matches what they read.
 """
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_UP, Decimal
 
+import dagster as dg
 import pytest
+import sqlglot
+from sqlglot import exp
 
+from orchestration.definitions import build_definitions
+from orchestration.defs.dbt.project import dbt_project
+from orchestration.resources import WarehouseResource
 from tests.integration.conftest import PIPELINE_CUSTOMERS, PipelineRun
+from warehouse.analysis_inputs import STANDARD_INPUTS, marts_read
 from warehouse.db import connect
 
 pytestmark = pytest.mark.integration
@@ -154,3 +164,111 @@ def test_lifetime_revenue_matches_raw(pipeline: PipelineRun) -> None:
            WHERE d.lifetime_revenue <> coalesce(r.total, 0)""",
     )[0][0]
     assert mismatches == 0
+
+
+def test_payment_mix_mart_matches_raw_to_the_cent(pipeline: PipelineRun) -> None:
+    expected = _rows(
+        pipeline.database_url,
+        """SELECT r.payment_method, c.account_type, sum(r.amount), count(*), count(DISTINCT r.customer_id)
+           FROM raw.revenue r JOIN raw.customers c USING (customer_id)
+           GROUP BY 1, 2 ORDER BY 1, 2""",
+    )
+    actual = _rows(
+        pipeline.database_url,
+        "SELECT payment_method, account_type, revenue, transactions, paying_customers"
+        " FROM marts.fct_revenue_by_payment_method ORDER BY 1, 2",
+    )
+    assert len(expected) == 4 * 3
+    assert actual == expected
+    # the payment mix adds up to the customers' lifetime revenue, per account type
+    mismatches = _rows(
+        pipeline.database_url,
+        """SELECT count(*) FROM (
+               SELECT account_type, sum(revenue) AS revenue FROM marts.fct_revenue_by_payment_method GROUP BY 1
+           ) p FULL JOIN (
+               SELECT account_type, sum(lifetime_revenue) AS revenue FROM marts.dim_customers
+               GROUP BY 1 HAVING sum(lifetime_revenue) > 0
+           ) d USING (account_type)
+           WHERE p.revenue IS DISTINCT FROM d.revenue""",
+    )[0][0]
+    assert mismatches == 0
+
+
+def test_network_quality_by_hour_matches_raw(pipeline: PipelineRun) -> None:
+    expected = _rows(
+        pipeline.database_url,
+        """SELECT c.location, e.event_type, extract(hour FROM e.event_timestamp)::int, count(*),
+                  count(e.network_quality_score),
+                  count(*) FILTER (WHERE e.network_quality_score < 2.5),
+                  round(avg(e.network_quality_score), 10),
+                  percentile_cont(0.1) WITHIN GROUP (ORDER BY e.network_quality_score),
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY e.network_quality_score),
+                  percentile_cont(0.9) WITHIN GROUP (ORDER BY e.network_quality_score)
+           FROM raw.network_events e JOIN raw.customers c USING (customer_id)
+           GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+    )
+    actual = _rows(
+        pipeline.database_url,
+        """SELECT location, event_type, event_hour, event_count, scored_event_count, poor_quality_events,
+                  round(avg_quality_score, 10), p10_quality_score, median_quality_score, p90_quality_score
+           FROM marts.fct_network_quality_by_hour ORDER BY 1, 2, 3""",
+    )
+    assert len(expected) == 8 * 3 * 24
+    assert actual == expected
+    # every event of a known customer with a location is in one hour of day (the daily mart's total)
+    totals = _rows(
+        pipeline.database_url,
+        """SELECT (SELECT sum(event_count) FROM marts.fct_network_quality_by_hour WHERE location IS NOT NULL),
+                  (SELECT sum(event_count) FROM marts.fct_network_quality_daily WHERE location <> 'Unknown')""",
+    )[0]
+    assert totals[0] == totals[1]
+
+
+def _manifest() -> dict:
+    with dbt_project().manifest_path.open() as handle:
+        return json.load(handle)
+
+
+def test_analysis_inputs_read_only_public_contracted_marts() -> None:
+    models = {n["name"]: n for n in _manifest()["nodes"].values() if n["resource_type"] == "model"}
+    for analysis, frames in STANDARD_INPUTS.items():
+        tables = set()
+        for name, sql in frames.items():
+            parsed = sqlglot.parse_one(sql, read="postgres")
+            assert not list(parsed.find_all(exp.AggFunc)), f"{analysis}.{name} aggregates in SQL: use a mart"
+            tables |= {(t.db, t.name) for t in parsed.find_all(exp.Table)}
+        assert {schema for schema, _ in tables} == {"marts"}, analysis
+        assert sorted(name for _, name in tables) == sorted(marts_read(analysis))
+        for mart in marts_read(analysis):
+            node = models[mart]
+            assert node["access"] == "public" and node["contract"]["enforced"], mart
+            assert node["config"]["meta"]["grain"] and node["config"]["meta"]["unique_key"], mart
+
+
+def test_exposures_list_what_each_analysis_reads() -> None:
+    manifest = _manifest()
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+
+    def reads(exposure: str) -> set[str]:
+        return {node.removeprefix("model.telcopulse.") for node in exposures[exposure]["depends_on"]["nodes"]}
+
+    for analysis in STANDARD_INPUTS:
+        assert reads(f"analysis_{analysis}") == set(marts_read(analysis)), analysis
+        assert set(marts_read(analysis)) <= reads("telcopulse_mcp_server"), analysis
+    public_marts = {
+        n["name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["schema"] == "marts" and n["access"] == "public"
+    }
+    assert reads("telcopulse_mcp_server") == public_marts
+
+
+def test_analysis_assets_are_downstream_of_the_marts_they_read() -> None:
+    graph = build_definitions(WarehouseResource(database_url="postgresql://unused/db")).resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    for analysis in STANDARD_INPUTS:
+        parents = {k.to_user_string() for k in graph.get(dg.AssetKey(["analyses", analysis])).parent_keys}
+        assert parents == {f"marts/{mart}" for mart in marts_read(analysis)}, analysis
+        assert all(dg.AssetKey(["marts", mart]) in keys for mart in marts_read(analysis)), analysis
+    assert graph.get(dg.AssetKey(["marts", "fct_network_quality_by_hour"])).group_name == "marts_network"
+    assert graph.get(dg.AssetKey(["marts", "fct_revenue_by_payment_method"])).group_name == "marts_revenue"

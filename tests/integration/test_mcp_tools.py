@@ -33,6 +33,8 @@ MARTS = {
     "fct_customer_churn_monthly",
     "fct_arpu_monthly",
     "fct_network_quality_daily",
+    "fct_network_quality_by_hour",
+    "fct_revenue_by_payment_method",
 }
 
 

@@ -16,7 +16,7 @@ async def test_http_client_lists_and_calls_everything(mcp_http):
         tools = {t.name for t in (await client.list_tools()).tools}
         assert {"query_database", "list_marts", "query_mart", "session_create", "analyze_data"} <= tools
         marts = structured(await client.call_tool("list_marts", {}))["marts"]
-        assert len(marts) == 5
+        assert len(marts) == 7
         result = structured(
             await client.call_tool(
                 "query_mart",

@@ -93,7 +93,9 @@ def test_readme_python_commands_run(mcp_http):
         "dim_customers",
         "fct_arpu_monthly",
         "fct_customer_churn_monthly",
+        "fct_network_quality_by_hour",
         "fct_network_quality_daily",
+        "fct_revenue_by_payment_method",
     ]
 
 

@@ -389,6 +389,23 @@ def test_module_never_touches_pyplot_or_global_rcparams() -> None:
     assert dict(matplotlib.rcParams) == before
 
 
+def test_no_module_of_the_package_touches_pyplot() -> None:
+    """The package is split into modules; the rule holds for each, not only for `__init__`."""
+    modules = sorted(Path(charts.__file__).parent.glob("*.py"))
+    assert len(modules) > 1
+    for path in modules:
+        tree = ast.parse(path.read_text())
+        imported = {
+            alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        assert not any("pyplot" in name for name in imported), path.name
+        touched = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        assert not touched & {"rcParams", "rc", "rc_context"}, path.name
+
+
 def _job(i: int) -> tuple[str, Chart]:
     chart_type = list(CASES)[i % len(CASES)]
     rng = np.random.default_rng(i)

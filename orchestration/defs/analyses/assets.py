@@ -16,15 +16,12 @@ from analyses.results import AnalysisError
 from orchestration.defs.analyses.precompute import missing_inputs, precompute
 from orchestration.defs.analyses.summary import main_table, summary_chart
 from orchestration.resources import RedisResource, WarehouseResource
-from warehouse.analysis_inputs import no_data_status
+from warehouse.analysis_inputs import STANDARD_INPUTS, marts_read, no_data_status
 
-# What each analysis reads, as asset keys (dbt models are keyed <schema>/<model>).
+# What each analysis reads, as asset keys (dbt models are keyed <schema>/<model>): the marts its
+# standard inputs name, so the SQL is the one place that says it.
 ANALYSIS_DEPS: dict[str, list[str]] = {
-    "churn_rate": ["marts/dim_customers", "marts/fct_customer_churn_monthly"],
-    "arpu": ["marts/fct_arpu_monthly", "marts/customer_features", "staging/stg_telco__revenue"],
-    "network_quality": ["staging/stg_telco__network_events", "marts/customer_features"],
-    "correlation": ["marts/customer_features"],
-    "drivers": ["marts/customer_features"],
+    analysis: [f"marts/{mart}" for mart in marts_read(analysis)] for analysis in STANDARD_INPUTS
 }
 
 DESCRIPTIONS = {

@@ -1,8 +1,8 @@
 """The dbt project as Dagster sees it.
 
 The manifest is built, never committed: under `dagster dev` `prepare_if_dev` re-parses
-on start; everywhere else (tests, `telcopulse refresh`, containers) `ensure_manifest`
-runs `dbt parse` once when target/manifest.json is missing.
+on start; everywhere else (tests, `telcopulse refresh`, containers) `dbt parse` runs when
+target/manifest.json is missing or older than a file it is parsed from.
 """
 
 from __future__ import annotations
@@ -24,9 +24,31 @@ def dbt_project() -> DbtProject:
     _put_interpreter_bin_on_path()
     project = DbtProject(project_dir=DBT_PROJECT_DIR.resolve())
     project.prepare_if_dev()
-    if not project.manifest_path.exists():
+    if _manifest_is_stale(project.manifest_path):
         project.preparer.prepare(project)
     return project
+
+
+def _manifest_is_stale(manifest: Path) -> bool:
+    """Missing, or older than a file it is parsed from: a model, its yml, a macro, the project.
+
+    Otherwise a checkout that gains a model keeps the old manifest and a refresh fails with
+    `KeyError: 'model.telcopulse.<new model>'`.
+    """
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    root = DBT_PROJECT_DIR.resolve()
+    sources = [
+        root / "dbt_project.yml",
+        *(
+            p
+            for d in ("models", "macros", "tests", "seeds", "snapshots")
+            for p in (root / d).rglob("*")
+            if p.is_file()
+        ),
+    ]
+    return any(source.stat().st_mtime > built for source in sources if source.exists())
 
 
 def dbt_executable() -> str:
