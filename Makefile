@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # an older Node); tests/node22.py installs it from npm into .venv/tools once.
 NODE22 := $(VENV)/tools/node22/.installed
 
-.PHONY: up test install lint format bench docs clean
+.PHONY: up test install lint format exposures bench docs clean
 
 up: $(STAMP)
 	$(BIN)/telcopulse up
@@ -41,6 +41,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The dbt exposures of the analyses are generated from their specs (analyses/*.py, SPEC).
+exposures: $(STAMP)
+	$(BIN)/python -m orchestration.defs.dbt.exposures
 
 bench: $(STAMP)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,bench]'

@@ -9,16 +9,9 @@ from analyses.churn import churn_rate
 from analyses.correlation import correlation
 from analyses.drivers import drivers
 from analyses.network_quality import network_quality
-from analyses.registry import (
-    ANALYSES,
-    AnalysisSpec,
-    FrameSpec,
-    ParameterSpec,
-    analysis_types,
-    run_analysis,
-    validate_parameters,
-)
+from analyses.registry import ANALYSES, analysis_types, run_analysis, validate_parameters
 from analyses.results import AnalysisError, AnalysisResult, ComputedOn, StatTest
+from analyses.spec import AnalysisSpec, FrameSpec, MartSource, ParameterSpec, SummaryChart
 
 __all__ = [
     "ANALYSES",
@@ -27,8 +20,10 @@ __all__ = [
     "AnalysisSpec",
     "ComputedOn",
     "FrameSpec",
+    "MartSource",
     "ParameterSpec",
     "StatTest",
+    "SummaryChart",
     "analysis_types",
     "arpu",
     "churn_rate",

@@ -32,6 +32,7 @@ from analyses._frame import (
 from analyses._json import records
 from analyses._revenue_churn import RevenueGap, churned_vs_retained, gap_sentence
 from analyses.results import AnalysisError, AnalysisResult, Findings, StatTest
+from analyses.spec import FILTERS_DOC, AnalysisSpec, FrameSpec, MartSource, SummaryChart
 from analyses.steps import checkpoint
 
 MONTHLY_REQUIRED = ("month", "revenue", "active_customers")
@@ -430,3 +431,78 @@ def _how_to_read(findings: ArpuFindings, revenue_column: str) -> str:
             "A per-month measure is fairer than a lifetime total, which grows with tenure."
         )
     return " ".join(how)
+
+
+def _arpu_by_account_type(rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[str]]:
+    """One line per account type over the months: the table pivoted wide, and its series."""
+    wide = pd.DataFrame(rows).pivot_table(index="month", columns="account_type", values="arpu").reset_index()
+    return wide, [c for c in wide.columns if c != "month"]
+
+
+SPEC = AnalysisSpec(
+    name="arpu",
+    title="Average revenue per user by month, segment and service",
+    brief="by month/account/service, growth, mix, churned vs retained t-test",
+    position=2,
+    function=arpu,
+    frames=[
+        FrameSpec(
+            name="monthly",
+            required=True,
+            description="Revenue and active customers per month x account type x service "
+            "(marts.fct_arpu_monthly).",
+            columns=[
+                "month",
+                "account_type",
+                "service_type",
+                "revenue",
+                "active_customers",
+                "is_complete_month",
+            ],
+            source=MartSource(mart="fct_arpu_monthly"),
+        ),
+        FrameSpec(
+            name="customers",
+            required=False,
+            description="Per-customer churn flag and revenue for churned_vs_retained "
+            "(marts.customer_features).",
+            columns=["is_churned", "avg_monthly_revenue"],
+            source=MartSource(
+                mart="customer_features",
+                columns=("customer_id", "account_type", "is_churned", "avg_monthly_revenue"),
+            ),
+        ),
+        FrameSpec(
+            name="payments",
+            required=False,
+            description="Revenue per payment method for payment_mix.",
+            columns=["payment_method", "revenue", "transactions", "account_type", "month"],
+            source=MartSource(
+                mart="fct_revenue_by_payment_method",
+                columns=("payment_method", "account_type", "revenue", "transactions"),
+                order_by=("payment_method", "account_type"),
+            ),
+        ),
+    ],
+    parameter_docs={
+        "segment_by": "Columns of `monthly` to break ARPU down by; default ['account_type'].",
+        "complete_months_only": "Leave out months flagged is_complete_month = false (the running month).",
+        "revenue_column": "Per-customer revenue column of `customers` for churned_vs_retained.",
+        "churn_column": "Churn flag column of `customers`.",
+        "positive_label": "Value of churn_column that means churned.",
+        "alpha": "Significance level of the churned vs retained tests.",
+        "filters": FILTERS_DOC,
+    },
+    # The month spine of the customer-month marts spans the network event history (int_months),
+    # so revenue alone yields no ARPU month.
+    raw_tables=("customers", "revenue", "network_events"),
+    main_table="total_by_month",
+    chart=SummaryChart(
+        table="total_by_month",
+        chart_type="line",
+        x_axis="month",
+        y_axis=None,
+        title="ARPU by month",
+        rows=_arpu_by_account_type,
+    ),
+)

@@ -32,6 +32,7 @@ from analyses._frame import (
 from analyses._json import records
 from analyses._stats import add_rate, chi_square_independence, format_p, wilson_interval
 from analyses.results import AnalysisError, AnalysisResult, Findings, StatTest
+from analyses.spec import FILTERS_DOC, AnalysisSpec, FrameSpec, MartSource, SummaryChart
 from analyses.steps import checkpoint
 
 DEFAULT_SEGMENTS = ("account_type", "location", "gender", "age_band")
@@ -425,3 +426,85 @@ def _how_to_read(findings: ChurnFindings, confidence: float) -> str:
     how.extend(findings.notes)
     how.append("These are associations: a segment with higher churn is not by itself the cause of churn.")
     return " ".join(how)
+
+
+def _account_type_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary chart compares account types when they were a segment, else every segment."""
+    return [r for r in rows if r.get("segment_column") == "account_type"] or rows
+
+
+SPEC = AnalysisSpec(
+    name="churn_rate",
+    title="Churn rate by segment, month and signup cohort",
+    brief="by segment, trend, cohorts, chi-square",
+    position=1,
+    function=churn_rate,
+    frames=[
+        FrameSpec(
+            name="customers",
+            required=True,
+            description="One row per customer with a churn flag (marts.dim_customers).",
+            columns=[
+                "is_churned",
+                "account_type",
+                "location",
+                "gender",
+                "age_band",
+                "signup_month",
+                "churn_month",
+            ],
+            source=MartSource(
+                mart="dim_customers",
+                columns=(
+                    "customer_id",
+                    "account_type",
+                    "location",
+                    "gender",
+                    "age_band",
+                    "signup_month",
+                    "is_churned",
+                    "churn_month",
+                    "tenure_days",
+                ),
+            ),
+        ),
+        FrameSpec(
+            name="monthly",
+            required=False,
+            description="Monthly churn counts for monthly_trend (marts.fct_customer_churn_monthly).",
+            columns=["month", "customers_at_risk", "customers_churned", "is_complete_month"],
+            source=MartSource(
+                mart="fct_customer_churn_monthly",
+                columns=(
+                    "month",
+                    "account_type",
+                    "location",
+                    "customers_at_risk",
+                    "customers_churned",
+                    "is_complete_month",
+                ),
+            ),
+        ),
+    ],
+    parameter_docs={
+        "churn_column": "Column with the churn flag (e.g. 'Churn' in the Kaggle Telco set).",
+        "positive_label": "Value of churn_column that means churned: True for booleans, or e.g. 'Yes'.",
+        "segment_by": "Columns to compare churn across; default: those of account_type, location, gender, "
+        "age_band present. Numbers with many values are cut into quartiles.",
+        "cohort_column": "Signup month column for cohort_retention (null to skip).",
+        "churn_month_column": "Churn month column for cohort_retention (null to skip).",
+        "confidence": "Confidence level of the Wilson intervals; 1 - confidence is the test level.",
+        "min_segment_size": "Segments smaller than this get a warning (wide intervals).",
+        "filters": FILTERS_DOC,
+    },
+    raw_tables=("customers",),
+    main_table="by_segment",
+    chart=SummaryChart(
+        table="by_segment",
+        chart_type="bar",
+        x_axis="segment",
+        y_axis="churn_rate",
+        title="Churn rate",
+        rows=_account_type_rows,
+    ),
+)

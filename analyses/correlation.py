@@ -34,6 +34,7 @@ from analyses._frame import (
 from analyses._json import records
 from analyses._stats import correlation_strength, fisher_z_interval, holm_adjust
 from analyses.results import AnalysisError, AnalysisResult, Findings
+from analyses.spec import FILTERS_DOC, AnalysisSpec, FrameSpec, MartSource, SummaryChart
 
 SIGNIFICANT_COLUMNS = ["column_a", "column_b", "r", "p_value", "p_adjusted", "n", "strength", "direction"]
 
@@ -288,3 +289,51 @@ def _how_to_read(findings: CorrelationFindings, method: str, alpha: float) -> st
     if findings.notes:
         how += " " + " ".join(findings.notes)
     return how
+
+
+SPEC = AnalysisSpec(
+    name="correlation",
+    title="Pairwise correlation of numeric columns",
+    brief="Pearson/Spearman with p-values",
+    position=4,
+    function=correlation,
+    frames=[
+        FrameSpec(
+            name="data",
+            required=True,
+            description="Any table; one row per observation (e.g. customer_features).",
+            source=MartSource(
+                mart="customer_features",
+                columns=(
+                    "tenure_days",
+                    "age",
+                    "total_events",
+                    "avg_quality_score",
+                    "poor_quality_share",
+                    "avg_monthly_events",
+                    "avg_monthly_data_mb",
+                    "usage_trend",
+                    "avg_monthly_revenue",
+                    "is_churned",
+                ),
+            ),
+        )
+    ],
+    parameter_docs={
+        "method": "'pearson' (linear) or 'spearman' (rank, any monotonic relation, robust to outliers).",
+        "columns": "Columns to correlate; default all numeric and boolean columns except ids. Yes/no text "
+        "columns are read as 1/0 when named here.",
+        "alpha": "Significance level, applied to Holm-adjusted p-values.",
+        "filters": FILTERS_DOC,
+    },
+    raw_tables=("customers",),
+    main_table="significant_pairs",
+    chart=SummaryChart(
+        table="matrix",
+        chart_type="heatmap",
+        x_axis="column_a",
+        y_axis="column_b",
+        value="r",
+        title="Correlation",
+    ),
+)

@@ -33,6 +33,7 @@ from analyses._frame import (
 )
 from analyses._json import records
 from analyses.results import AnalysisError, AnalysisResult, Findings
+from analyses.spec import FILTERS_DOC, AnalysisSpec, FrameSpec, MartSource, SummaryChart
 from analyses.steps import checkpoint
 
 # Known after (or because of) churn: they would "predict" churn perfectly and explain nothing.
@@ -455,3 +456,48 @@ def _how_to_read(findings: DriversFindings, cv_folds: int) -> str:
     if findings.notes:
         how += " " + " ".join(findings.notes)
     return how
+
+
+def _top_drivers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The 15 most important features: a chart of all of them is unreadable."""
+    return rows[:15]
+
+
+SPEC = AnalysisSpec(
+    name="drivers",
+    title="Churn drivers: cross-validated models and feature importance",
+    brief="cross-validated models of churn, feature importance",
+    position=5,
+    function=drivers,
+    frames=[
+        FrameSpec(
+            name="features",
+            required=True,
+            description="One row per customer with a yes/no target and features (marts.customer_features).",
+            columns=["is_churned", "account_type", "location", "gender", "avg_quality_score", "usage_trend"],
+            source=MartSource(mart="customer_features"),
+        )
+    ],
+    parameter_docs={
+        "target": "Yes/no outcome column to explain (e.g. 'Churn').",
+        "positive_label": "Value of target that is the positive case (True, or e.g. 'Yes').",
+        "numeric": "Numeric feature columns; default all numeric columns except the target, ids and columns "
+        "that leak churn (days_since_last_event, churn_date, ...).",
+        "categorical": "Categorical feature columns; default account_type, location, gender when present, "
+        "otherwise text columns with 2-20 values.",
+        "cv_folds": "Folds of the stratified cross-validation.",
+        "random_state": "Seed for the folds, the held-out split and sampling (results are reproducible).",
+        "max_rows": "Larger inputs are sampled down to this many rows (stratified, seeded).",
+        "filters": FILTERS_DOC,
+    },
+    raw_tables=("customers",),
+    main_table="importance",
+    chart=SummaryChart(
+        table="importance",
+        chart_type="bar",
+        x_axis="feature",
+        y_axis="importance_mean",
+        title="Churn drivers",
+        rows=_top_drivers,
+    ),
+)

@@ -33,6 +33,7 @@ from analyses._json import records
 from analyses._quality_churn import ChurnModel, model_sentence, quality_and_churn
 from analyses._stats import chi_square_independence, wilson_interval
 from analyses.results import AnalysisError, AnalysisResult, Findings, StatTest
+from analyses.spec import FILTERS_DOC, AnalysisSpec, FrameSpec, MartSource, SummaryChart
 from analyses.steps import checkpoint
 
 RAW_SCORE = "network_quality_score"
@@ -482,3 +483,91 @@ def _how_to_read(findings: QualityFindings, min_cell_events: int) -> str:
             "Tenure of churned customers stops at churn, so the tenure term is descriptive, not causal."
         )
     return " ".join(how)
+
+
+SPEC = AnalysisSpec(
+    name="network_quality",
+    title="Network quality hot spots and their link to churn",
+    brief="by location/event type/hour, link to churn via logistic regression",
+    position=3,
+    function=network_quality,
+    frames=[
+        FrameSpec(
+            name="groups",
+            required=True,
+            description="Event groups aggregated in SQL (or event-level rows with network_quality_score).",
+            columns=[
+                "location",
+                "event_type",
+                "event_hour",
+                "events",
+                "poor_events",
+                "avg_quality",
+                "p10_quality",
+            ],
+            # Groups of scored events: quality statistics weigh by the scored events only.
+            source=MartSource(
+                mart="fct_network_quality_by_hour",
+                columns=(
+                    "location",
+                    "event_type",
+                    "event_hour",
+                    "scored_event_count",
+                    "poor_quality_events",
+                    "avg_quality_score",
+                    "p10_quality_score",
+                    "median_quality_score",
+                    "p90_quality_score",
+                ),
+                rename={
+                    "scored_event_count": "events",
+                    "poor_quality_events": "poor_events",
+                    "avg_quality_score": "avg_quality",
+                    "p10_quality_score": "p10_quality",
+                    "median_quality_score": "p50_quality",
+                    "p90_quality_score": "p90_quality",
+                },
+                where=(("scored_event_count", ">", 0),),
+                order_by=("location", "event_type", "event_hour"),
+            ),
+        ),
+        FrameSpec(
+            name="customers",
+            required=False,
+            description="Per-customer quality and churn for the churn link (marts.customer_features).",
+            columns=["is_churned", "avg_quality_score", "poor_quality_share", "account_type", "tenure_days"],
+            source=MartSource(
+                mart="customer_features",
+                columns=(
+                    "customer_id",
+                    "account_type",
+                    "tenure_days",
+                    "avg_quality_score",
+                    "poor_quality_share",
+                    "is_churned",
+                ),
+            ),
+        ),
+    ],
+    parameter_docs={
+        "poor_threshold": "Quality score below which an event is poor; applies to event-level data only "
+        "(pre-aggregated groups were counted in SQL with 2.5).",
+        "segment_by": "Columns to break quality down by; default location and event_type.",
+        "min_cell_events": "Minimum events for a location x event_type x hour cell to be ranked in "
+        "worst_cells.",
+        "quality_column": "Per-customer average quality column of `customers` for the churn link.",
+        "churn_column": "Churn flag column of `customers`.",
+        "positive_label": "Value of churn_column that means churned.",
+        "confidence": "Confidence level of intervals; 1 - confidence is the test level.",
+        "filters": FILTERS_DOC,
+    },
+    raw_tables=("customers", "network_events"),
+    main_table="by_segment",
+    chart=SummaryChart(
+        table="by_hour",
+        chart_type="line",
+        x_axis="event_hour",
+        y_axis="poor_share",
+        title="Poor-quality share",
+    ),
+)

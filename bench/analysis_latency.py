@@ -20,18 +20,18 @@ import time
 
 from cryptography.fernet import Fernet
 
+from analyses.registry import ANALYSES
 from bench.common import VENV_BIN, bench_key, dbt, free_port, keyed_client, machine, scratch_database, serving
 from warehouse.db import as_url, connect
 from warehouse.generator import generate
 
 END = dt.date(2026, 10, 31)
-TYPES = ["churn_rate", "arpu", "network_quality", "correlation", "drivers"]
 
 
 async def _measure(url: str, key: str) -> dict[str, tuple[float, float]]:
     results = {}
     async with keyed_client(url, key, read_timeout_seconds=600) as client:
-        for analysis_type in TYPES:
+        for analysis_type in ANALYSES:
             args = {"data_source": "warehouse", "analysis_type": analysis_type}
             start = time.perf_counter()
             first = await client.call_tool("analyze_data", args)
@@ -84,7 +84,7 @@ def main() -> None:
     if len(table) == 2:
         small, large = sorted(table)
         print(f"\nuncached time {large:,} / {small:,} customers:")
-        for name in TYPES:
+        for name in ANALYSES:
             print(f"{name:16} {table[large][name][0] / table[small][name][0]:.1f}x")
 
 

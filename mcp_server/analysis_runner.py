@@ -31,12 +31,12 @@ from mcp_server.security.session_access import authorize_session
 from mcp_server.sessions.saved_table import table_data
 from mcp_server.sessions.store import SESSION_ID_RE
 from warehouse.analysis_inputs import (
-    PRIMARY_FRAME,
     RAW_TABLE_HAS_ROWS_SQL,
-    REQUIRED_RAW_TABLES,
-    STANDARD_INPUTS,
     empty_inputs,
     no_data_message,
+    primary_frame,
+    required_raw_tables,
+    standard_inputs,
 )
 from warehouse.analysis_store import WAREHOUSE_SOURCE, AnalysisEntry, AnalysisKey, AsyncAnalysisStore
 from warehouse.frames import rows_to_frame
@@ -62,7 +62,7 @@ async def _require_raw_rows(app: AppContext, analysis_type: str) -> None:
     A team that has imported only its customers gets "load raw.revenue" rather than a
     validation error about an empty frame it never asked for. One query, on cache misses only.
     """
-    tables = REQUIRED_RAW_TABLES[analysis_type]
+    tables = required_raw_tables(analysis_type)
     probe = "SELECT " + ", ".join(f"({RAW_TABLE_HAS_ROWS_SQL[t]}) AS {t}" for t in tables)
     columns, records = await app.executor.fetch_all(probe, timeout_s=INPUT_TIMEOUT_S, max_rows=1)
     empty = empty_inputs(analysis_type, dict(zip(columns, records[0], strict=True)))
@@ -75,7 +75,7 @@ async def _require_raw_rows(app: AppContext, analysis_type: str) -> None:
 
 async def _load_standard(app: AppContext, analysis_type: str) -> dict[str, pd.DataFrame]:
     await _require_raw_rows(app, analysis_type)
-    return {name: await _frame(app, sql) for name, sql in STANDARD_INPUTS[analysis_type].items()}
+    return {name: await _frame(app, sql) for name, sql in standard_inputs(analysis_type).items()}
 
 
 async def _frame(app: AppContext, sql: str) -> pd.DataFrame:
@@ -85,7 +85,7 @@ async def _frame(app: AppContext, sql: str) -> pd.DataFrame:
 
 async def _load_mart(app: AppContext, analysis_type: str, mart: str) -> dict[str, pd.DataFrame]:
     # The name was checked against the live marts before it gets here.
-    return {PRIMARY_FRAME[analysis_type]: await _frame(app, f'SELECT * FROM marts."{mart}"')}
+    return {primary_frame(analysis_type): await _frame(app, f'SELECT * FROM marts."{mart}"')}
 
 
 async def _load_session(
@@ -103,7 +103,7 @@ async def _load_session(
         frame = await asyncio.to_thread(to_frame, value)
     except ChartError as exc:
         raise InputValidationError(f"session key {key!r} does not hold a table: {exc}") from None
-    return {PRIMARY_FRAME[analysis_type]: frame}
+    return {primary_frame(analysis_type): frame}
 
 
 def _store(app: AppContext) -> AsyncAnalysisStore:

@@ -17,6 +17,7 @@ from mcp.shared.inbound import x_mcp_header_map
 from mcp_types import Completion, PromptReference, ResourceTemplateReference
 from pydantic import ValidationError
 
+from analyses.registry import analysis_types
 from mcp_server import prompts
 from mcp_server.abandon import CallAbandoned, cancelled_when_client_leaves
 from mcp_server.context import SharedAppContext
@@ -40,7 +41,7 @@ from mcp_server.observability.tool_audit import (
 )
 from mcp_server.resources.dictionary import render_dictionary
 from mcp_server.resources.schema import render_schema
-from mcp_server.resources.templates import analysis_types, template
+from mcp_server.resources.templates import template
 from mcp_server.security import rbac
 from mcp_server.security.identity import Principal, Role
 from mcp_server.security.principal import local_principal, peek_principal, principal_middleware

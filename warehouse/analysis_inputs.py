@@ -1,96 +1,70 @@
-"""The standard inputs of each analysis, as SQL over the marts (data source "warehouse").
+"""The standard inputs of each analysis as SQL over the marts (data source "warehouse").
 
-Shared by the Dagster precompute (psycopg) and the MCP server (asyncpg), so a cached
-result and a fresh one are computed on exactly the same rows. Every input reads only the
-published `marts` schema and aggregates nothing itself: the heavy work is done by dbt
-(network quality arrives pre-aggregated by location x event type x hour in
-`fct_network_quality_by_hour`, 576 groups rather than a million events; the payment mix in
-`fct_revenue_by_payment_method`), and everything else is one row per customer or per mart row.
-`marts_read` names the marts an analysis reads: the Dagster analysis assets take their
-upstream marts from it, and the dbt exposures `analysis_<type>` list the same marts.
+Each analysis declares its inputs as columns of dbt marts (`analyses.spec.MartSource`); this module
+turns them into the SELECTs that both the Dagster precompute (psycopg) and the MCP server (asyncpg)
+run, so a cached result and a fresh one are computed on exactly the same rows. An input only reads
+and renames columns of one published mart: the heavy work is done by dbt (network quality arrives
+pre-aggregated by location x event type x hour in `fct_network_quality_by_hour`, 576 groups rather
+than a million events), and `marts_read` is what the Dagster analysis assets take as their
+upstream marts and what the generated dbt exposures list.
 """
 
 from __future__ import annotations
 
-import re
-
+from analyses.registry import ANALYSES
+from analyses.spec import MartSource
 from warehouse.raw_schema import RAW_TABLE_NAMES
 
-# analysis_type -> frame name -> SQL. The first frame is the analysis' primary input.
-STANDARD_INPUTS: dict[str, dict[str, str]] = {
-    "churn_rate": {
-        "customers": (
-            "SELECT customer_id, account_type, location, gender, age_band, signup_month, is_churned, "
-            "churn_month, tenure_days FROM marts.dim_customers"
-        ),
-        "monthly": (
-            "SELECT month, account_type, location, customers_at_risk, customers_churned, is_complete_month "
-            "FROM marts.fct_customer_churn_monthly"
-        ),
-    },
-    "arpu": {
-        "monthly": "SELECT * FROM marts.fct_arpu_monthly",
-        "customers": (
-            "SELECT customer_id, account_type, is_churned, avg_monthly_revenue FROM marts.customer_features"
-        ),
-        "payments": (
-            "SELECT payment_method, account_type, revenue, transactions "
-            "FROM marts.fct_revenue_by_payment_method ORDER BY payment_method, account_type"
-        ),
-    },
-    "network_quality": {
-        # Groups of scored events: quality statistics weigh by the scored events only.
-        "groups": (
-            "SELECT location, event_type, event_hour, scored_event_count AS events, "
-            "poor_quality_events AS poor_events, avg_quality_score AS avg_quality, "
-            "p10_quality_score AS p10_quality, median_quality_score AS p50_quality, "
-            "p90_quality_score AS p90_quality "
-            "FROM marts.fct_network_quality_by_hour WHERE scored_event_count > 0 "
-            "ORDER BY location, event_type, event_hour"
-        ),
-        "customers": (
-            "SELECT customer_id, account_type, tenure_days, avg_quality_score, poor_quality_share, "
-            "is_churned FROM marts.customer_features"
-        ),
-    },
-    "correlation": {
-        "data": (
-            "SELECT tenure_days, age, total_events, avg_quality_score, poor_quality_share, "
-            "avg_monthly_events, avg_monthly_data_mb, usage_trend, avg_monthly_revenue, is_churned "
-            "FROM marts.customer_features"
-        ),
-    },
-    "drivers": {
-        "features": "SELECT * FROM marts.customer_features",
-    },
-}
+MARTS_SCHEMA = "marts"
 
-# Which frame a single mart or a session dataset stands in for, per analysis.
-PRIMARY_FRAME: dict[str, str] = {name: next(iter(frames)) for name, frames in STANDARD_INPUTS.items()}
 
-_MART_REFERENCE = re.compile(r"\bmarts\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+def standard_inputs(analysis_type: str) -> dict[str, str]:
+    """frame name -> SELECT, the primary frame first."""
+    return {frame.name: select_sql(frame.source) for frame in ANALYSES[analysis_type].frames}
+
+
+def select_sql(source: MartSource) -> str:
+    """One SELECT over a mart. Every name was checked to be a plain identifier by `MartSource`."""
+    columns = ", ".join(
+        f"{column} AS {source.rename[column]}" if column in source.rename else column
+        for column in source.columns
+    )
+    sql = f"SELECT {columns or '*'} FROM {MARTS_SCHEMA}.{source.mart}"
+    if source.where:
+        sql += " WHERE " + " AND ".join(f"{c} {op} {_literal(v)}" for c, op, v in source.where)
+    if source.order_by:
+        sql += " ORDER BY " + ", ".join(source.order_by)
+    return sql
+
+
+def _literal(value: bool | int | float | str) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + value.replace("'", "''") + "'"
+
+
+def primary_frame(analysis_type: str) -> str:
+    """The frame a single mart or a session table stands in for."""
+    return ANALYSES[analysis_type].primary_frame
 
 
 def marts_read(analysis_type: str) -> list[str]:
     """The marts the standard inputs of `analysis_type` read, in order of first mention."""
-    names: dict[str, None] = {}
-    for sql in STANDARD_INPUTS[analysis_type].values():
-        names.update(dict.fromkeys(match.lower() for match in _MART_REFERENCE.findall(sql)))
-    return list(names)
+    return list(dict.fromkeys(frame.source.mart for frame in ANALYSES[analysis_type].frames))
 
 
-# analysis_type -> raw tables it needs rows in. Teams bring their tables one at a time, and the
-# marts build (empty) on whatever is there; an analysis whose raw tables are still empty has
-# "no data yet" rather than failing. arpu needs network events too: the month spine of the
-# customer-month marts spans the network event history (int_months), so revenue alone
-# yields no ARPU month.
-REQUIRED_RAW_TABLES: dict[str, tuple[str, ...]] = {
-    "churn_rate": ("customers",),
-    "arpu": ("customers", "revenue", "network_events"),
-    "network_quality": ("customers", "network_events"),
-    "correlation": ("customers",),
-    "drivers": ("customers",),
-}
+def required_raw_tables(analysis_type: str) -> tuple[str, ...]:
+    """Raw tables the analysis needs rows in. Teams bring their tables one at a time, and the marts
+    build (empty) on whatever is there; an analysis whose raw tables are still empty has "no data
+    yet" rather than failing."""
+    tables = ANALYSES[analysis_type].raw_tables
+    unknown = [table for table in tables if table not in RAW_TABLE_NAMES]
+    if unknown:
+        raise ValueError(f"{analysis_type} declares raw tables that do not exist: {', '.join(unknown)}")
+    return tables
+
 
 # One probe per raw table, through its 1:1 staging view: the MCP server may read staging but
 # never raw, and the Dagster assets run after dbt built the views, so both ask the same thing.
@@ -105,8 +79,8 @@ def import_command(table: str) -> str:
 
 
 def empty_inputs(analysis_type: str, has_rows: dict[str, bool]) -> list[str]:
-    """The raw tables `analysis_type` needs that hold no rows, in REQUIRED_RAW_TABLES order."""
-    return [table for table in REQUIRED_RAW_TABLES[analysis_type] if not has_rows.get(table, False)]
+    """The raw tables `analysis_type` needs that hold no rows, in declared order."""
+    return [table for table in required_raw_tables(analysis_type) if not has_rows.get(table, False)]
 
 
 def no_data_message(analysis_type: str, empty_tables: list[str]) -> str:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # the drivers are imported by whoever opens the connections
 
 ANALYSIS_TTL_SECONDS = 3600
 ANALYSIS_CACHE_PREFIX = "telcopulse:analysis"
-# The data_source of the standard inputs (`analysis_inputs.STANDARD_INPUTS`): the one source
+# The data_source of the standard inputs (`analysis_inputs.standard_inputs`): the one source
 # the precompute fills, so it is part of the key both sides build.
 WAREHOUSE_SOURCE = "warehouse"
 

@@ -1,6 +1,6 @@
 """`templates://analysis/{type}`: how to run each standard analysis, with runnable example calls.
 
-Parameters, defaults and input tables come from the analytics engine's registry (read from the
+Parameters, defaults and input tables come from the analyses' specs (parameters read from the
 functions' signatures, so they cannot drift from the code); the example calls are real calls of
 this server's tools: `analyze_data` first, then the same figures through `query_mart` /
 `query_database` for an agent that wants the raw numbers.
@@ -13,6 +13,8 @@ from typing import Any
 from analyses.registry import ANALYSES
 
 # The same headline numbers without the engine: rates re-weighted from counts, never averaged.
+# Optional: an analysis without an entry gets only the analyze_data example (a test keeps the keys
+# within the catalogue).
 SQL_EQUIVALENTS: dict[str, list[dict[str, Any]]] = {
     "churn_rate": [
         {
@@ -65,10 +67,6 @@ SQL_EQUIVALENTS: dict[str, list[dict[str, Any]]] = {
         }
     ],
 }
-
-
-def analysis_types() -> list[str]:
-    return sorted(ANALYSES)
 
 
 def template(analysis_type: str) -> dict[str, Any] | None:

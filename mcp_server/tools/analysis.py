@@ -1,30 +1,34 @@
 """`analyze_data`: standard statistical analyses on the marts or on data an agent saved."""
 
+import textwrap
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
+from analyses.registry import ANALYSES
 from mcp_server.analysis_runner import analyze
 from mcp_server.context import app_context
 from mcp_server.tools.common import READ_ONLY
 
-AnalysisType = Literal["churn_rate", "arpu", "network_quality", "correlation", "drivers"]
-
 DESCRIPTION = """Run a statistical analysis and get typed results: rates with 95% intervals, significance
 tests with effect sizes, and tables, each with a summary and how to read it.
 
-analysis_type: churn_rate (by segment, trend, cohorts, chi-square), arpu (by month/account/service,
-growth, mix, churned vs retained t-test), network_quality (by location/event type/hour, link to churn
-via logistic regression), correlation (Pearson/Spearman with p-values), drivers (cross-validated
-models of churn, feature importance).
+{analyses}
 data_source: "warehouse" (the standard marts; precomputed, answered from cache), a mart name, or a
 session_id whose data key (parameters.session_key) holds rows you saved with save_as or
-session_update. For foreign data map columns in parameters, e.g. {"churn_column": "Churn",
-"positive_label": "Yes", "segment_by": ["Contract"]}. templates://analysis/{type} lists parameters.
+session_update. For foreign data map columns in parameters, e.g. {{"churn_column": "Churn",
+"positive_label": "Yes", "segment_by": ["Contract"]}}. templates://analysis/{{type}} lists parameters.
 On a warehouse that lacks a raw table the analysis needs (e.g. no revenue imported yet), the answer is
 a NoData error naming the table and the command that loads it."""
+
+
+def description() -> str:
+    """The tool's description, listing every analysis in the catalogue with its brief."""
+    listing = "analysis_type: " + ", ".join(f"{spec.name} ({spec.brief})" for spec in ANALYSES.values()) + "."
+    wrapped = textwrap.fill(listing, width=101, break_on_hyphens=False, break_long_words=False)
+    return DESCRIPTION.format(analyses=wrapped)
 
 
 class AnalysisMetadata(BaseModel):
@@ -42,7 +46,10 @@ class AnalysisOutput(BaseModel):
 
 
 def register(server: MCPServer) -> None:
-    @server.tool(name="analyze_data", description=DESCRIPTION, annotations=READ_ONLY)
+    # The schema's enum is the catalogue as it stands when the server is built.
+    AnalysisType = Literal[tuple(ANALYSES)]  # type: ignore[valid-type]
+
+    @server.tool(name="analyze_data", description=description(), annotations=READ_ONLY)
     async def analyze_data(
         data_source: Annotated[
             str, Field(min_length=1, max_length=200, description="warehouse, a mart, or a session_id")

@@ -16,11 +16,12 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from analyses.registry import ANALYSES
 from orchestration.definitions import build_definitions
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.resources import WarehouseResource
 from tests.integration.conftest import PIPELINE_CUSTOMERS, PipelineRun
-from warehouse.analysis_inputs import STANDARD_INPUTS, marts_read
+from warehouse.analysis_inputs import marts_read, standard_inputs
 from warehouse.db import connect
 
 pytestmark = pytest.mark.integration
@@ -231,9 +232,9 @@ def _manifest() -> dict:
 
 def test_analysis_inputs_read_only_public_contracted_marts() -> None:
     models = {n["name"]: n for n in _manifest()["nodes"].values() if n["resource_type"] == "model"}
-    for analysis, frames in STANDARD_INPUTS.items():
+    for analysis in ANALYSES:
         tables = set()
-        for name, sql in frames.items():
+        for name, sql in standard_inputs(analysis).items():
             parsed = sqlglot.parse_one(sql, read="postgres")
             assert not list(parsed.find_all(exp.AggFunc)), f"{analysis}.{name} aggregates in SQL: use a mart"
             tables |= {(t.db, t.name) for t in parsed.find_all(exp.Table)}
@@ -243,6 +244,13 @@ def test_analysis_inputs_read_only_public_contracted_marts() -> None:
             node = models[mart]
             assert node["access"] == "public" and node["contract"]["enforced"], mart
             assert node["config"]["meta"]["grain"] and node["config"]["meta"]["unique_key"], mart
+        for frame in ANALYSES[analysis].frames:
+            source = frame.source
+            named = {*source.columns, *(c for c, _, _ in source.where), *source.order_by}
+            missing = named - set(models[source.mart]["columns"])
+            assert not missing, (
+                f"{analysis}.{frame.name} names columns {source.mart} does not have: {missing}"
+            )
 
 
 def test_exposures_list_what_each_analysis_reads() -> None:
@@ -252,7 +260,7 @@ def test_exposures_list_what_each_analysis_reads() -> None:
     def reads(exposure: str) -> set[str]:
         return {node.removeprefix("model.telcopulse.") for node in exposures[exposure]["depends_on"]["nodes"]}
 
-    for analysis in STANDARD_INPUTS:
+    for analysis in ANALYSES:
         assert reads(f"analysis_{analysis}") == set(marts_read(analysis)), analysis
         assert set(marts_read(analysis)) <= reads("telcopulse_mcp_server"), analysis
     public_marts = {
@@ -266,7 +274,7 @@ def test_exposures_list_what_each_analysis_reads() -> None:
 def test_analysis_assets_are_downstream_of_the_marts_they_read() -> None:
     graph = build_definitions(WarehouseResource(database_url="postgresql://unused/db")).resolve_asset_graph()
     keys = graph.get_all_asset_keys()
-    for analysis in STANDARD_INPUTS:
+    for analysis in ANALYSES:
         parents = {k.to_user_string() for k in graph.get(dg.AssetKey(["analyses", analysis])).parent_keys}
         assert parents == {f"marts/{mart}" for mart in marts_read(analysis)}, analysis
         assert all(dg.AssetKey(["marts", mart]) in keys for mart in marts_read(analysis)), analysis

@@ -1,4 +1,4 @@
-"""One asset per standard analysis, downstream of the marts it reads.
+"""One asset per analysis in the catalogue, downstream of the marts its declared inputs read.
 
 Materializing an analysis computes it on the fresh marts and stores it for the MCP server
 (Redis cache + analytics.analysis_results); the asset's metadata shows the headline, the
@@ -12,34 +12,22 @@ import base64
 
 import dagster as dg
 
+from analyses.registry import ANALYSES
 from analyses.results import AnalysisError
 from orchestration.defs.analyses.precompute import missing_inputs, precompute
 from orchestration.defs.analyses.summary import main_table, summary_chart
 from orchestration.resources import RedisResource, WarehouseResource
-from warehouse.analysis_inputs import STANDARD_INPUTS, marts_read, no_data_status
-
-# What each analysis reads, as asset keys (dbt models are keyed <schema>/<model>): the marts its
-# standard inputs name, so the SQL is the one place that says it.
-ANALYSIS_DEPS: dict[str, list[str]] = {
-    analysis: [f"marts/{mart}" for mart in marts_read(analysis)] for analysis in STANDARD_INPUTS
-}
-
-DESCRIPTIONS = {
-    "churn_rate": "Churn rate overall and by segment (Wilson intervals, chi-square), trend and cohorts.",
-    "arpu": "ARPU by month, account and service type, growth, service and payment mix, churned vs retained.",
-    "network_quality": "Quality by location, event type and hour; poor-quality share; link to churn (logit).",
-    "correlation": "Pearson correlations between customer features, with p-values and significant pairs.",
-    "drivers": "Churn drivers: cross-validated logistic regression and boosting, permutation importance.",
-}
+from warehouse.analysis_inputs import marts_read, no_data_status
 
 
 def _analysis_asset(analysis_type: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=["analyses", analysis_type],
-        deps=[dg.AssetKey(key.split("/")) for key in ANALYSIS_DEPS[analysis_type]],
+        # dbt models are keyed <schema>/<model>: the marts the analysis' declared inputs read.
+        deps=[dg.AssetKey(["marts", mart]) for mart in marts_read(analysis_type)],
         group_name="analyses",
         kinds={"python", "redis"},
-        description=DESCRIPTIONS[analysis_type],
+        description=ANALYSES[analysis_type].description,
     )
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, analysis_cache: RedisResource
@@ -88,4 +76,4 @@ def _analysis_asset(analysis_type: str) -> dg.AssetsDefinition:
 
 
 def build_analysis_assets() -> list[dg.AssetsDefinition]:
-    return [_analysis_asset(name) for name in ANALYSIS_DEPS]
+    return [_analysis_asset(name) for name in ANALYSES]

@@ -16,9 +16,9 @@ from analyses.registry import run_analysis
 from analyses.results import AnalysisResult
 from warehouse.analysis_inputs import (
     RAW_TABLE_HAS_ROWS_SQL,
-    REQUIRED_RAW_TABLES,
-    STANDARD_INPUTS,
     empty_inputs,
+    required_raw_tables,
+    standard_inputs,
 )
 from warehouse.analysis_store import (
     DATA_VERSION_SQL,
@@ -47,7 +47,7 @@ def missing_inputs(database_url: str, analysis_type: str) -> list[str]:
     with connect(database_url) as conn:
         has_rows = {
             table: bool(conn.execute(RAW_TABLE_HAS_ROWS_SQL[table]).fetchone()[0])
-            for table in REQUIRED_RAW_TABLES[analysis_type]
+            for table in required_raw_tables(analysis_type)
         }
     return empty_inputs(analysis_type, has_rows)
 
@@ -60,7 +60,7 @@ def precompute(
     with connect(database_url) as conn:
         data_version = str(conn.execute(DATA_VERSION_SQL).fetchone()[0])
         frames = {}
-        for name, sql in STANDARD_INPUTS[analysis_type].items():
+        for name, sql in standard_inputs(analysis_type).items():
             cursor = conn.execute(sql)
             frames[name] = rows_to_frame(cursor.fetchall(), [d.name for d in cursor.description])
     result = run_analysis(analysis_type, frames, parameters)
