@@ -45,7 +45,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("asyncpg (driver, protocol)", r"^asyncpg/"),
     ("redis client", r"^redis/"),
     ("logging (stdlib handlers)", r"^logging/"),
-    ("SQL guard (sqlglot)", r"^mcp_server/security/sql_guard\.py|^sqlglot/"),
+    ("SQL guard (sqlglot)", r"^mcp_server/security/sql_[a-z_]+\.py|^sqlglot/"),
     ("rate limiter", r"^mcp_server/security/rate_limit\.py"),
     ("audit + tool log line", r"^mcp_server/observability/"),
     ("query service + executor", r"^mcp_server/(query|cache|dependencies|abandon)"),
