@@ -77,6 +77,10 @@ def spread(
     else:
         measure = pd.Series(1.0, index=frame.index)
     long = pd.DataFrame({"x": frame[x], "g": labels, "y": measure})[present].dropna(subset=["y"])
+    # A row without an x has no place on the axis (pivoting would drop it, and with it a group
+    # that has no other row).
+    notes += drop_note(int(long["x"].isna().sum()), f"rows without {x}")
+    long = long.dropna(subset=["x"])
     if long.empty:
         raise ChartError("no rows left to plot after dropping missing values")
     if ys and long.groupby(["x", "g"], sort=False).size().max() > 1:
@@ -84,7 +88,8 @@ def spread(
     wide = long.pivot_table(index="x", columns="g", values="y", aggfunc="mean" if ys else "sum", sort=False)
     if not ys:
         wide = wide.fillna(0.0)
-    columns = sorted(order, key=(lambda v: str(v).casefold()) if kind == "category" else natural(kind))
+    kept = order[order.isin(wide.columns)]
+    columns = sorted(kept, key=(lambda v: str(v).casefold()) if kind == "category" else natural(kind))
     names = [c if c != x else f"{c} ({group})" for c in columns]
     return wide[columns].set_axis(names, axis=1).rename_axis(x).reset_index(), names
 

@@ -19,11 +19,18 @@ import sys
 import textwrap
 from pathlib import Path
 
+import dagster as dg
 import pytest
+from mcp import Client
+from mcp_types import ResourceTemplateReference
 
 from analyses.registry import ANALYSES
+from mcp_server.app import build_server
 from mcp_server.resources.templates import SQL_EQUIVALENTS, template
+from orchestration.definitions import build_definitions
 from orchestration.defs.dbt.exposures import ANALYSIS_EXPOSURES, analysis_exposures_yaml
+from orchestration.resources import WarehouseResource
+from tests.integration.mcp_helpers import mcp_settings
 from warehouse.analysis_inputs import marts_read, required_raw_tables
 from warehouse.db import connect
 from warehouse.raw_schema import RAW_TABLE_NAMES
@@ -90,6 +97,7 @@ analyses.__path__.append(sys.argv[1])
 
 import dagster as dg
 from mcp import Client
+from mcp_types import ResourceTemplateReference
 
 from mcp_server.app import build_server
 from orchestration.definitions import build_definitions
@@ -195,3 +203,29 @@ def test_derived_tables_equal_the_specs():
         assert spec.main_table and spec.chart is not None, name
     # Optional extras keyed by name must not outlive the analysis they describe.
     assert set(SQL_EQUIVALENTS) <= set(ANALYSES)
+
+
+def test_dagster_analysis_assets_equal_the_specs():
+    graph = build_definitions(WarehouseResource(database_url="postgresql://unused/db")).resolve_asset_graph()
+    assets = {key.path[1]: graph.get(key) for key in graph.get_all_asset_keys() if key.path[0] == "analyses"}
+    assert sorted(assets) == sorted(ANALYSES)
+    for name, node in assets.items():
+        assert node.description == ANALYSES[name].description, name
+        assert node.parent_keys == {dg.AssetKey(["marts", mart]) for mart in marts_read(name)}, name
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_analyze_data_schema_equals_the_specs(empty_database_url, redis_url, tmp_path):
+    server = build_server(mcp_settings(empty_database_url, redis_url, tmp_path))
+    async with Client(server) as client:
+        tool = next(t for t in (await client.list_tools()).tools if t.name == "analyze_data")
+        templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
+        listed = await client.complete(
+            ResourceTemplateReference(type="ref/resource", uri="templates://analysis/{type}"),
+            {"name": "type", "value": ""},
+        )
+    assert tool.input_schema["properties"]["analysis_type"]["enum"] == list(ANALYSES)
+    described = " ".join((tool.description or "").split())
+    assert all(f"{spec.name} ({spec.brief})" in described for spec in ANALYSES.values())
+    assert "templates://analysis/{type}" in templates
+    assert listed.completion.values == sorted(ANALYSES)

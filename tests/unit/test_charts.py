@@ -319,6 +319,20 @@ def test_value_splits_long_rows_into_one_series_per_group() -> None:
         render_chart(many, "line", title="t", x_axis="day", y_axis="drops", value="cell")
 
 
+def test_series_rows_without_an_x_are_dropped_with_a_note() -> None:
+    rows = [
+        {"month": "2025-01", "plan": "a", "churned": 1},
+        {"month": "2025-02", "plan": None, "churned": 2},
+        {"month": "2025-02", "plan": "a", "churned": 3},
+        {"month": None, "plan": "b", "churned": 4},  # group b has no row with a month
+    ]
+    chart = render_chart(
+        rows, "line", title="t", x_axis="month", y_axis="churned", value="plan", format="svg"
+    )
+    assert chart.notes == ("1 row without plan dropped", "1 row without month dropped")
+    assert "a" in svg_comments(chart.content) and "b" not in svg_comments(chart.content)
+
+
 def test_missing_markers_from_json_do_not_turn_numbers_into_text() -> None:
     rows = [{"d": "2025-01-01", "v": 1.5}, {"d": "2025-01-02", "v": "NaN"}, {"d": "2025-01-03", "v": "3"}]
     chart = render_chart(rows, "line", title="t")  # y inferred: "v" still counts as numeric
