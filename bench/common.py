@@ -112,12 +112,15 @@ def bench_key(data_dir: str, role: str = "analyst") -> tuple[str, dict[str, str]
     return key, env
 
 
-def keyed_client(url: str, key: str | None, read_timeout_seconds: float = 120) -> Any:
-    """The official MCP client over streamable HTTP, sending `key` as X-API-Key."""
+def keyed_client(url: str, key: str | None, read_timeout_seconds: float = 120, **options: Any) -> Any:
+    """The official MCP client over streamable HTTP, sending `key` as X-API-Key; `options` go to
+    `Client` (e.g. `mode="legacy"`, `message_handler=`)."""
     import httpx2
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
     headers = {"X-API-Key": key} if key else {}
     http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=600))
-    return Client(streamable_http_client(url, http_client=http), read_timeout_seconds=read_timeout_seconds)
+    return Client(
+        streamable_http_client(url, http_client=http), read_timeout_seconds=read_timeout_seconds, **options
+    )

@@ -13,8 +13,20 @@ from typing import Any
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import x_mcp_header_map
-from mcp_types import Completion, PromptReference, ResourceTemplateReference
+from mcp_types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    Completion,
+    EmptyResult,
+    PromptReference,
+    ResourceTemplateReference,
+    SubscribeRequestParams,
+    UnsubscribeRequestParams,
+)
+from mcp_types import Resource as MCPResource
 from pydantic import ValidationError
 
 from analyses.registry import analysis_types
@@ -32,6 +44,7 @@ from mcp_server.errors import (
     TelcopulseError,
     Unavailable,
 )
+from mcp_server.live.resources import DICTIONARY_URI, SCHEMA_URI, LiveResources
 from mcp_server.observability.audit import AuditEvent
 from mcp_server.observability.tool_audit import (
     audit_event,
@@ -40,13 +53,14 @@ from mcp_server.observability.tool_audit import (
     refused_when_unaudited,
 )
 from mcp_server.resources.dictionary import render_dictionary
+from mcp_server.resources.marts import MART_TEMPLATE, mart_name, mart_uri, render_mart
 from mcp_server.resources.schema import render_schema
 from mcp_server.resources.templates import template
 from mcp_server.security import rbac
 from mcp_server.security.identity import Principal, Role
 from mcp_server.security.principal import local_principal, peek_principal, principal_middleware
 from mcp_server.security.rate_limit import retry_message
-from mcp_server.tools import admin, analysis, charts, marts, sessions, sql
+from mcp_server.tools import admin, analysis, catalog, charts, marts, sessions, sql
 from warehouse.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -99,6 +113,7 @@ class TelcopulseMCP(MCPServer):
     """
 
     shared: SharedAppContext | None = None
+    live: LiveResources | None = None
     _header_schemas: dict[str, tuple[object, bool]]
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
@@ -118,6 +133,27 @@ class TelcopulseMCP(MCPServer):
             known = (schema, bool(x_mcp_header_map(schema)))
             cache[name] = known
         return schema if known[1] else None
+
+    async def list_resources(self) -> list[Any]:
+        """The static resources, then one `mart://<name>` per live mart (none while PostgreSQL is down)."""
+        resources = await super().list_resources()
+        app = self.shared.peek() if self.shared else None
+        if app is None:
+            return resources
+        try:
+            marts = await app.marts()
+        except Unavailable:
+            return resources
+        return resources + [
+            MCPResource(
+                uri=mart_uri(mart.name),
+                name=mart.name,
+                title=f"Mart {mart.name}",
+                description=f"{mart.grain}: {mart.description}",
+                mime_type="application/json",
+            )
+            for mart in sorted(marts.values(), key=lambda m: m.name)
+        ]
 
     async def list_tools(self) -> list[Any]:
         tools = await super().list_tools()
@@ -277,7 +313,9 @@ def build_server(
     """The server. Callers without an API key (stdio, in-memory) act as `local`, by default the
     local user with `local_role` (TELCOPULSE_STDIO_ROLE)."""
     settings = settings or get_settings()
-    shared = SharedAppContext(settings)
+    bus = InMemorySubscriptionBus()
+    live = LiveResources(bus)
+    shared = SharedAppContext(settings, services=[live.running])
     server = TelcopulseMCP(
         "telcopulse",
         title="telcopulse telecom analytics",
@@ -288,16 +326,22 @@ def build_server(
         # reports what operators need (unexpected failures, with an incident id).
         log_level="WARNING",
         middleware=[principal_middleware(local or local_principal(local_role or settings.stdio_role))],
+        # subscriptions/listen streams are fed from this bus by `live` (one per process: every
+        # replica hears of builds from PostgreSQL itself).
+        subscriptions=bus,
     )
     server.shared = shared
+    server.live = live
     sql.register(server)
     marts.register(server)
     sessions.register(server)
     analysis.register(server)
     charts.register(server)
     admin.register(server)
+    catalog.register(server)
     prompts.register(server)
     _register_resources(server, shared)
+    _register_mart_resources(server, shared, live)
     return server
 
 
@@ -349,6 +393,12 @@ def _register_resources(server: MCPServer, shared: SharedAppContext) -> None:
 
     @server.completion()
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
+        is_template = isinstance(ref, ResourceTemplateReference)
+        if is_template and ref.uri == MART_TEMPLATE and argument.name == "name":
+            app = shared.peek()
+            marts = sorted(await app.marts()) if app is not None else []
+            values = [m for m in marts if m.startswith(argument.value or "")]
+            return Completion(values=values, total=len(values), has_more=False)
         if isinstance(ref, ResourceTemplateReference) and argument.name == "type":
             values = [t for t in analysis_types() if t.startswith(argument.value or "")]
             return Completion(values=values, total=len(values), has_more=False)
@@ -356,3 +406,58 @@ def _register_resources(server: MCPServer, shared: SharedAppContext) -> None:
             values = [s for s in ("account_type", "location") if s.startswith(argument.value or "")]
             return Completion(values=values, total=len(values), has_more=False)
         return None
+
+
+def _register_mart_resources(server: MCPServer, shared: SharedAppContext, live: LiveResources) -> None:
+    @server.resource(
+        MART_TEMPLATE,
+        name="mart",
+        title="A mart, live",
+        description="One mart: grain, columns with their dbt docs and tests, row count, freshness and a "
+        "10-row sample. Subscribe (resources/subscribe or subscriptions/listen) to hear when a build "
+        "rebuilds it.",
+        mime_type="application/json",
+    )
+    async def mart(name: str) -> str:
+        principal = peek_principal()
+        try:
+            text = await render_mart(shared.get(), name, principal.role if principal else None)
+        except Unavailable as exc:
+            raise ResourceUnavailable(f"{exc.message}; {exc.hint}" if exc.hint else exc.message) from None
+        if text is None:
+            marts = sorted(await shared.get().marts())
+            raise ResourceLookupError(f"no mart {name!r}; marts are: {', '.join(marts) or 'none built yet'}")
+        return text
+
+    async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        uri = str(params.uri)
+        await _check_subscribable(shared, uri)
+        live.legacy.subscribe(uri, ctx.session)
+        # Answer once builds are heard, so an update right after this reply is not missed.
+        await live.listening(timeout=shared.get().settings.db_connect_timeout)
+        return EmptyResult()
+
+    async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+        live.legacy.unsubscribe(str(params.uri), ctx.session)
+        return EmptyResult()
+
+    lowlevel = server._lowlevel_server  # the SDK's high-level server has no subscribe hook
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+
+
+async def _check_subscribable(shared: SharedAppContext, uri: str) -> None:
+    """Only what a build can change: a live mart, the data dictionary, the schema."""
+    if uri in (DICTIONARY_URI, SCHEMA_URI):
+        return
+    name = mart_name(uri)
+    try:
+        marts = await shared.get().marts()
+    except Unavailable as exc:
+        raise MCPError(code=INTERNAL_ERROR, message=f"Unavailable: {exc.message}") from None
+    if name is None or name not in marts:
+        raise MCPError(
+            code=INVALID_PARAMS,
+            message=f"NotFound: {uri!r} cannot be subscribed to; subscribe to mart://<name> "
+            f"({', '.join(sorted(marts)) or 'no marts built yet'}), {DICTIONARY_URI} or {SCHEMA_URI}",
+        )

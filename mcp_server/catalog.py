@@ -74,6 +74,13 @@ class Manifest:
     _mtime: float = -1.0
     _models: dict[str, ModelDoc] = field(default_factory=dict)
 
+    def fingerprint(self) -> float:
+        """Changes when the file does (its mtime; -1 while there is none)."""
+        try:
+            return self.path.stat().st_mtime
+        except FileNotFoundError:
+            return -1.0
+
     def models(self) -> dict[str, ModelDoc]:
         try:
             mtime = self.path.stat().st_mtime

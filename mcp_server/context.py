@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ from mcp_server.cache import QUERY_CACHE_PREFIX, DataVersion, QueryCache
 from mcp_server.catalog import Manifest, Mart, load_marts
 from mcp_server.dependencies import LOOKUP_TIMEOUT, postgres_connection, quiet_driver_logs
 from mcp_server.errors import Unavailable
+from mcp_server.freshness import FreshnessSource
 from mcp_server.observability.audit import AuditLog
 from mcp_server.query.executor import (
     QUERY_LOCK_TIMEOUT_MS,
@@ -56,6 +57,10 @@ class AppContext:
     audit: AuditLog | None = None
     # Every tool's paged, cached read; built from the fields above (`__post_init__`).
     queries: QueryService = field(init=False)
+    # How fresh and well-tested the data behind an answer is (every warehouse answer carries it).
+    freshness: FreshnessSource = field(init=False)
+    # search_catalog's index, keyed by (data version, manifest fingerprint).
+    catalog_index: tuple[tuple[str, float], Any] | None = None
     _marts: tuple[str, dict[str, Mart]] | None = None
     _marts_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -63,6 +68,12 @@ class AppContext:
         # Derived here, not passed in, so the service cannot read through a different
         # executor, cache or data version than the rest of the server (analyses, cache_clear).
         self.queries = QueryService(executor=self.executor, cache=self.cache, version=self.version)
+        self.freshness = FreshnessSource(
+            self.pool,
+            self.version,
+            stale_after=self.settings.stale_after,
+            acquire_timeout=self.settings.db_pool_acquire_timeout,
+        )
 
     def postgres(self, *, lookup: bool = False) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """A pooled connection whose outages and pool exhaustion answer `Unavailable`.
@@ -214,8 +225,14 @@ class SharedAppContext:
     read it here. The first entrant opens the pools, the last one out closes them.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        services: Sequence[Callable[[AppContext], AbstractAsyncContextManager[object]]] = (),
+    ) -> None:
         self._settings = settings
+        # Background work that lives exactly as long as the pools (e.g. the build listener).
+        self._services = tuple(services)
         self._context: AppContext | None = None
         self._stack: AsyncExitStack | None = None
         self._users = 0
@@ -226,7 +243,14 @@ class SharedAppContext:
         async with self._lock:
             if self._users == 0:
                 stack = AsyncExitStack()
-                self._context = await stack.enter_async_context(open_app_context(self._settings))
+                try:
+                    self._context = await stack.enter_async_context(open_app_context(self._settings))
+                    for service in self._services:
+                        await stack.enter_async_context(service(self._context))
+                except BaseException:
+                    await stack.aclose()
+                    self._context = None
+                    raise
                 self._stack = stack
             self._users += 1
         try:

@@ -228,12 +228,16 @@ class McpRequestGuard:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.path:
             await self.app(scope, receive, send)
             return
-        first: Message | None = None
         if scope["method"] == "POST":
             checked = await self._checked_body(scope, receive, send)
             if checked is None:
                 return
-            first = {"type": "http.request", "body": checked, "more_body": False}
+            first: Message = {"type": "http.request", "body": checked, "more_body": False}
+        else:
+            # GET (the standalone SSE stream a 2025-era client opens for server-initiated
+            # notifications) and DELETE carry no body, but the app still reads the request
+            # message first: without it the SDK never answers, and the stream never opens.
+            first = {"type": "http.request", "body": b"", "more_body": False}
         await self._run_linked(scope, receive, send, first)
 
     async def _checked_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:

@@ -158,6 +158,17 @@ class Settings(BaseSettings):
         default=256 * 1024, ge=1024, description="Serialized result bytes per page at most (JSON)."
     )
     query_cache_ttl: int = Field(default=300, ge=0, description="Query-result cache TTL (s); 0 disables.")
+    max_query_cost: float | None = Field(
+        default=None,
+        gt=0,
+        description="query_database refuses plans the planner costs above this (EXPLAIN units); admins are "
+        "exempt. Unset: no limit.",
+    )
+    stale_after: float = Field(
+        default=26 * 3600,
+        gt=0,
+        description="Seconds after the last mart build at which answers are flagged `stale`.",
+    )
     query_cache_local_mb: int = Field(
         default=32,
         ge=0,

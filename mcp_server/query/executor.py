@@ -356,6 +356,18 @@ class ReadOnlyExecutor:
             await drop_leftover_statements(conn, statement, _left(deadline))
             raise unsendable_parameter() from None
 
+    async def explain(
+        self, sql: str, args: tuple[Any, ...] | list[Any] = (), *, timeout_s: float, role: str | None = None
+    ) -> dict[str, Any]:
+        """PostgreSQL's plan (EXPLAIN, never ANALYZE: nothing runs) of the statement as it would run,
+        framed as the query tools frame it, on the same read-only connection and role."""
+        async with self._read_only(timeout_s, role) as conn:
+            statement = await conn.prepare(f"EXPLAIN (FORMAT JSON) {_framed(sql, '')}", timeout=timeout_s)
+            bound = coerce_arguments([t.name for t in statement.get_parameters()], list(args))
+            value = await statement.fetchval(*bound, timeout=timeout_s)
+        plans = json.loads(value) if isinstance(value, str) else value
+        return dict(plans[0]["Plan"])
+
     async def fetch_all(
         self, sql: str, args: tuple[Any, ...] | list[Any] = (), *, timeout_s: float, max_rows: int
     ) -> tuple[list[str], list[asyncpg.Record]]:

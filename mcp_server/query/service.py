@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mcp_server.cache import DataVersion, QueryCache
+from mcp_server.freshness import Freshness
 from mcp_server.query.executor import ReadOnlyExecutor
 from mcp_server.query.pagination import Cursor, decode_cursor
 
@@ -33,6 +34,9 @@ class QueryResult(BaseModel):
     cached: bool = Field(default=False, description="Served from the result cache")
     data_version: str = Field(description="Mart build and raw load this answer reflects")
     saved_as: str | None = Field(default=None, description="Session data key the rows were saved under")
+    freshness: Freshness | None = Field(
+        default=None, description="How fresh and well-tested the marts this answer read are"
+    )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from mcp_server.catalog import Manifest
 _LAYERS = [("marts", "Marts (curated; start here)"), ("intermediate", "Intermediate"), ("staging", "Staging")]
 
 
-def _business_rules(manifest_path: Path) -> list[tuple[str, str]]:
+def business_rules(manifest_path: Path) -> list[tuple[str, str]]:
     with manifest_path.open() as handle:
         docs = json.load(handle).get("docs", {})
     rules = []
@@ -47,7 +47,7 @@ def render_dictionary(manifest: Manifest) -> str | None:
                 description = column.description.replace("|", "\\|")
                 tests = "; ".join(column.tests).replace("|", "/")
                 lines.append(f"| {column.name} | {column.type} | {description} | {tests} |")
-    rules = _business_rules(manifest.path)
+    rules = business_rules(manifest.path)
     if rules:
         lines += ["", "## Business rules and shared definitions"]
         lines += [f"- **{name}**: {text}" for name, text in rules]

@@ -27,6 +27,9 @@ TOOL_POLICY: dict[str, frozenset[Role]] = {
     "list_marts": _ANALYST,
     "query_mart": _ANALYST,
     "query_database": _ANALYST,
+    "explain_query": _ANALYST,
+    # The catalog is the data dictionary searched: documentation, like the resources.
+    "search_catalog": _EVERYONE,
     "analyze_data": _ANALYST,
     "create_visualization": _ANALYST,
     "session_create": _ANALYST,

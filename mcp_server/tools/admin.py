@@ -8,7 +8,7 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
 from mcp_server.context import app_context
-from mcp_server.tools import imports
+from mcp_server.tools import icons, imports
 from warehouse.analysis_store import analysis_cache_pattern
 
 
@@ -35,6 +35,8 @@ def register(server: MCPServer) -> None:
 
     @server.tool(
         name="cache_clear",
+        title="Clear cached results (admin)",
+        icons=icons.ADMIN,
         description="Admin: drop this warehouse's cached query results and/or analysis results from Redis "
         "(they are recomputed on demand; analyses stay in analytics.analysis_results).",
         annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True),

@@ -10,7 +10,11 @@ from pydantic import BaseModel, Field
 from analyses.registry import ANALYSES
 from mcp_server.analysis_runner import analyze
 from mcp_server.context import app_context
+from mcp_server.freshness import Freshness
+from mcp_server.tools import icons
 from mcp_server.tools.common import READ_ONLY
+from warehouse.analysis_inputs import marts_read
+from warehouse.analysis_store import WAREHOUSE_SOURCE
 
 DESCRIPTION = """Run a statistical analysis and get typed results: rates with 95% intervals, significance
 tests with effect sizes, and tables, each with a summary and how to read it.
@@ -43,13 +47,22 @@ class AnalysisOutput(BaseModel):
     analysis_type: str
     results: dict[str, Any] = Field(description="summary, how_to_read, computed_on, tables, tests, warnings")
     metadata: AnalysisMetadata
+    freshness: Freshness | None = Field(
+        default=None, description="How fresh and well-tested the marts it read are (null for session data)"
+    )
 
 
 def register(server: MCPServer) -> None:
     # The schema's enum is the catalogue as it stands when the server is built.
     AnalysisType = Literal[tuple(ANALYSES)]  # type: ignore[valid-type]
 
-    @server.tool(name="analyze_data", description=description(), annotations=READ_ONLY)
+    @server.tool(
+        name="analyze_data",
+        title="Analyse churn, ARPU, network quality",
+        description=description(),
+        annotations=READ_ONLY,
+        icons=icons.ANALYSIS,
+    )
     async def analyze_data(
         data_source: Annotated[
             str, Field(min_length=1, max_length=200, description="warehouse, a mart, or a session_id")
@@ -60,8 +73,15 @@ def register(server: MCPServer) -> None:
             dict[str, Any], Field(description="Analysis parameters (see the templates)")
         ] = {},  # noqa: B006
     ) -> AnalysisOutput:
-        answer = await analyze(app_context(ctx), data_source, analysis_type, parameters)
+        app = app_context(ctx)
+        answer = await analyze(app, data_source, analysis_type, parameters)
+        if answer.data_version is None:  # the agent's own session data: no mart was read
+            freshness = None
+        else:
+            read = marts_read(analysis_type) if data_source == WAREHOUSE_SOURCE else [data_source]
+            freshness = await app.freshness.for_marts(read)
         return AnalysisOutput(
+            freshness=freshness,
             analysis_type=analysis_type,
             results=answer.result,
             metadata=AnalysisMetadata(

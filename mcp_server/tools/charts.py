@@ -15,6 +15,7 @@ from mcp_server.context import AppContext, app_context
 from mcp_server.errors import InputValidationError
 from mcp_server.security.session_access import authorize_session
 from mcp_server.sessions.saved_table import table_data
+from mcp_server.tools import icons
 from mcp_server.tools.common import READ_ONLY
 
 DESCRIPTION = """Draw a chart and get it as an image (base64 plus an inline image block for png/svg;
@@ -66,7 +67,13 @@ async def _resolve(app: AppContext, data: Any) -> Any:
 
 
 def register(server: MCPServer) -> None:
-    @server.tool(name="create_visualization", description=DESCRIPTION, annotations=READ_ONLY)
+    @server.tool(
+        name="create_visualization",
+        title="Draw a chart",
+        description=DESCRIPTION,
+        annotations=READ_ONLY,
+        icons=icons.CHART,
+    )
     async def create_visualization(
         data: Annotated[
             list[dict[str, Any]] | dict[str, Any], Field(description="Rows, columns or a reference")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from mcp_server.context import app_context
 from mcp_server.dependencies import LOOKUP_TIMEOUT
 from mcp_server.errors import NotFound
+from mcp_server.tools import icons
 from mcp_server.tools.common import READ_ONLY
 
 EXAMPLES_PER_RULE = 3
@@ -120,7 +121,13 @@ def _groups(rows: list[Any]) -> list[RejectGroup]:
 
 
 def register(server: MCPServer) -> None:
-    @server.tool(name="list_imports", description=DESCRIPTION, annotations=READ_ONLY)
+    @server.tool(
+        name="list_imports",
+        title="List file imports (admin)",
+        description=DESCRIPTION,
+        annotations=READ_ONLY,
+        icons=icons.ADMIN,
+    )
     async def list_imports(
         ctx: Context,
         limit: Annotated[int, Field(ge=1, le=200, description="How many recent imports")] = 20,

@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 from mcp_server.context import app_context
 from mcp_server.dependencies import LOOKUP_TIMEOUT
 from mcp_server.errors import InputValidationError
+from mcp_server.freshness import Freshness
 from mcp_server.query.mart_sql import Filter, build_mart_query
 from mcp_server.query.service import QueryResult
+from mcp_server.tools import icons
 from mcp_server.tools.common import READ_ONLY, save_result
 
 
@@ -48,6 +50,9 @@ class LastImport(BaseModel):
 
 class MartList(BaseModel):
     marts: list[MartInfo]
+    freshness: Freshness | None = Field(
+        default=None, description="How fresh the marts are and how each one's data tests went"
+    )
     last_import: LastImport | None = Field(
         default=None, description="The newest file import (telcopulse import), if any: data freshness"
     )
@@ -84,6 +89,8 @@ async def _last_import(
 def register(server: MCPServer) -> None:
     @server.tool(
         name="list_marts",
+        title="List the marts",
+        icons=icons.DATA,
         description="List the curated marts: grain, description, columns with their documentation "
         "(the dbt data dictionary) and freshness (last build; last file import and whether the marts "
         "include it yet). Start here, then use query_mart.",
@@ -97,6 +104,7 @@ def register(server: MCPServer) -> None:
             last_import = await _last_import(conn, last_built)
         version = await app.version.current()
         return MartList(
+            freshness=await app.freshness.for_marts(marts),
             last_import=last_import,
             marts=[
                 MartInfo(
@@ -118,6 +126,8 @@ def register(server: MCPServer) -> None:
 
     @server.tool(
         name="query_mart",
+        title="Read a mart",
+        icons=icons.DATA,
         description="Read a mart with validated columns, filters, grouping and ordering - no SQL needed. "
         'columns: names or aggregates like "sum(revenue)", "avg(churn_rate)", "count(*)", '
         '"count_distinct(location)" (output names sum_revenue, count, ...). filters: '
@@ -154,6 +164,7 @@ def register(server: MCPServer) -> None:
             page_size=limit,
             cursor=cursor,
         )
+        result = result.model_copy(update={"freshness": await app.freshness.for_marts([mart])})
         return await save_result(
             app, result, session_id=session_id, save_as=save_as, source={"tool": "query_mart", "mart": mart}
         )

@@ -11,6 +11,7 @@ from mcp_server.errors import Forbidden
 from mcp_server.security.principal import current_principal
 from mcp_server.security.session_access import authorize_session
 from mcp_server.sessions.store import SESSION_ID_PATTERN
+from mcp_server.tools import icons
 from mcp_server.tools.common import READ_ONLY, SESSION_WRITE
 
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -55,6 +56,8 @@ class SessionClosed(BaseModel):
 def register(server: MCPServer) -> None:
     @server.tool(
         name="session_create",
+        title="Start a session",
+        icons=icons.SESSION,
         description="Open a session to keep working state (saved query results, notes) across calls. "
         "access_level 'write' is needed to store data; the session expires ttl_seconds after its last use.",
         annotations=SESSION_WRITE,
@@ -90,7 +93,13 @@ def register(server: MCPServer) -> None:
             status=info.status,
         )
 
-    @server.tool(name="session_read", description="Read one data key of a session.", annotations=READ_ONLY)
+    @server.tool(
+        name="session_read",
+        title="Read from a session",
+        description="Read one data key of a session.",
+        annotations=READ_ONLY,
+        icons=icons.SESSION,
+    )
     async def session_read(session_id: SessionId, key: Key, ctx: Context) -> SessionValue:
         app = app_context(ctx)
         await authorize_session(app, session_id, write=False)
@@ -99,6 +108,8 @@ def register(server: MCPServer) -> None:
 
     @server.tool(
         name="session_update",
+        title="Write to a session",
+        icons=icons.SESSION,
         description="Store any JSON value under a key of a write session (replaces the key's value).",
         annotations=SESSION_WRITE,
     )
@@ -119,6 +130,8 @@ def register(server: MCPServer) -> None:
 
     @server.tool(
         name="session_close",
+        title="Close a session",
+        icons=icons.SESSION,
         description="Close a session. With archive=true (default) its metadata and data are first copied "
         "to the warehouse (ops.session_archive), then removed from Redis.",
         annotations=SESSION_WRITE,

@@ -5,13 +5,15 @@ from typing import Annotated
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
-from mcp_server.context import app_context
+from mcp_server.context import AppContext, app_context
 from mcp_server.errors import QueryError
+from mcp_server.freshness import touched_marts
 from mcp_server.query.mart_sql import ParamValue
 from mcp_server.query.service import QueryResult
 from mcp_server.security.principal import current_principal
 from mcp_server.security.rbac import query_role_for
 from mcp_server.security.sql_guard import SqlRejected, guard_sql
+from mcp_server.tools import icons
 from mcp_server.tools.common import READ_ONLY, save_result
 
 DESCRIPTION = """Run one read-only SQL query (PostgreSQL dialect) against the warehouse; get a page of rows.
@@ -28,7 +30,13 @@ the page in a session for later analysis."""
 
 
 def register(server: MCPServer) -> None:
-    @server.tool(name="query_database", description=DESCRIPTION, annotations=READ_ONLY)
+    @server.tool(
+        name="query_database",
+        title="Run read-only SQL",
+        description=DESCRIPTION,
+        annotations=READ_ONLY,
+        icons=icons.DATA,
+    )
     async def query_database(
         query: Annotated[str, Field(min_length=1, max_length=20_000, description="One SELECT statement")],
         ctx: Context,
@@ -50,6 +58,9 @@ def register(server: MCPServer) -> None:
             guarded = guard_sql(query, parameters, policy=app.function_policy)
         except SqlRejected as exc:
             raise QueryError(exc.reason) from None
+        role = current_principal().role
+        if app.settings.max_query_cost is not None and role != "admin":
+            await _refuse_costly(app, guarded.sql, guarded.args)
         result = await app.queries.run(
             sql=guarded.sql,
             args=guarded.args,
@@ -57,12 +68,28 @@ def register(server: MCPServer) -> None:
             timeout_s=min(timeout, app.settings.query_timeout_max),
             page_size=max_rows,
             cursor=cursor,
-            role=query_role_for(current_principal().role, admin_role=app.settings.query_admin_role),
+            role=query_role_for(role, admin_role=app.settings.query_admin_role),
         )
+        # "Touched" is what the guard's parsed tree names, so the freshness is that of these marts.
+        touched = touched_marts(guarded.tables, await app.marts())
+        result = result.model_copy(update={"freshness": await app.freshness.for_marts(touched)})
         return await save_result(
             app,
             result,
             session_id=session_id,
             save_as=save_as,
             source={"tool": "query_database", "query": guarded.sql},
+        )
+
+
+async def _refuse_costly(app: AppContext, sql: str, args: tuple[object, ...]) -> None:
+    """`QueryError` before running a query the planner costs above TELCOPULSE_MAX_QUERY_COST."""
+    limit = app.settings.max_query_cost
+    plan = await app.executor.explain(sql, args, timeout_s=app.settings.query_timeout_max)
+    cost = float(plan.get("Total Cost", 0))
+    if limit is not None and cost > limit:
+        raise QueryError(
+            f"the planner estimates this query at cost {cost:,.0f}, above the limit of {limit:,.0f}",
+            hint="read a mart (list_marts, query_mart) or add filters that narrow the rows; "
+            "explain_query shows where the cost is",
         )

@@ -94,9 +94,10 @@ def database_fingerprint(url: str) -> dict[str, Any]:
 
 @asynccontextmanager
 async def keyed_client(
-    url: str, key: str | None, *, read_timeout_seconds: float = 60, verify: object = True
+    url: str, key: str | None, *, read_timeout_seconds: float = 60, verify: object = True, **options: Any
 ) -> AsyncIterator[Client]:
-    """An MCP client over streamable HTTP that sends `key` in X-API-Key (none if None)."""
+    """An MCP client over streamable HTTP that sends `key` in X-API-Key (none if None); `options`
+    go to `Client` (e.g. `mode="legacy"`, `message_handler=`)."""
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
@@ -104,7 +105,9 @@ async def keyed_client(
     async with (
         httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300), verify=verify) as http,
         Client(
-            streamable_http_client(url, http_client=http), read_timeout_seconds=read_timeout_seconds
+            streamable_http_client(url, http_client=http),
+            read_timeout_seconds=read_timeout_seconds,
+            **options,
         ) as client,
     ):
         yield client

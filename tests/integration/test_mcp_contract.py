@@ -50,3 +50,15 @@ async def test_published_contract_matches_the_snapshot(empty_database_url, redis
     assert SNAPSHOT.exists(), "no snapshot yet: run once with TELCOPULSE_UPDATE_CONTRACT=1"
     assert json.loads(SNAPSHOT.read_text(encoding="utf-8")) == contract
     assert len(contract["tools"]) >= 9
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_every_tool_has_a_title_annotations_and_inline_icons(empty_database_url, redis_url, tmp_path):
+    server = build_server(mcp_settings(empty_database_url, redis_url, tmp_path), local_role="admin")
+    async with Client(server) as client:
+        tools = (await client.list_tools()).tools
+    assert {"cache_clear", "list_imports", "query_database"} <= {t.name for t in tools}
+    for tool in tools:
+        assert tool.title and tool.annotations is not None, tool.name
+        assert tool.annotations.read_only_hint is not None, tool.name
+        assert tool.icons and all(icon.src.startswith("data:image/svg+xml;base64,") for icon in tool.icons)

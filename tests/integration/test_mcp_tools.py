@@ -18,6 +18,8 @@ from warehouse.db import connect
 
 TOOLS = {
     "query_database",
+    "explain_query",
+    "search_catalog",
     "list_marts",
     "query_mart",
     "session_create",
@@ -74,10 +76,11 @@ async def test_lists_every_tool_with_input_and_output_schemas(server):
 async def test_lists_resources_templates_and_prompts(server):
     async with Client(server) as client:
         resources = {str(r.uri): r for r in (await client.list_resources()).resources}
-        assert set(resources) == {"schema://database/main", "docs://data_dictionary"}
+        marts = {f"mart://{name}" for name in MARTS}
+        assert set(resources) == {"schema://database/main", "docs://data_dictionary"} | marts
         assert resources["schema://database/main"].mime_type == "text/markdown"
         templates = (await client.list_resource_templates()).resource_templates
-        assert [t.uri_template for t in templates] == ["templates://analysis/{type}"]
+        assert [t.uri_template for t in templates] == ["templates://analysis/{type}", "mart://{name}"]
         prompts = {p.name for p in (await client.list_prompts()).prompts}
         assert prompts == {"churn_analysis", "network_analysis", "revenue_optimization"}
 

@@ -168,6 +168,15 @@ async def _exercise_every_tool(settings: Any, run: Run) -> None:
             },
             "TimeoutError",
         )
+        await call(alice, "explain_query", {"query": SELECT_SECRETS, "parameters": {"p": SECRET_PARAM}}, "ok")
+        await call(
+            alice,
+            "explain_query",
+            {"query": f"DELETE FROM marts.dim_customers WHERE x = '{PHONE}'"},
+            "QueryError",
+        )
+        await call(alice, "search_catalog", {"text": EMAIL}, "ok")
+        await call(alice, "search_catalog", {"text": "churn", "cursor": PHONE}, "ValidationError")
         mart_filter = [{"column": "account_type", "op": "=", "value": EMAIL}]
         await call(alice, "query_mart", {"mart": "dim_customers", "filters": mart_filter}, "ok")
         await call(

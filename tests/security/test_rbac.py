@@ -16,6 +16,8 @@ CALLS = {
     "list_marts": {},
     "query_mart": {"mart": "dim_customers", "columns": ["count(*)"]},
     "query_database": {"query": "SELECT 1 AS one"},
+    "explain_query": {"query": "SELECT 1 AS one"},
+    "search_catalog": {"text": "churn"},
     "analyze_data": {"data_source": "warehouse", "analysis_type": "correlation"},
     "create_visualization": {
         "data": [{"x": "a", "y": 1}, {"x": "b", "y": 2}],

@@ -13,6 +13,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.dbt.translator import TelcoDbtTranslator
 from orchestration.resources import WarehouseResource
+from warehouse.build_events import ANNOUNCE_SQL, BUILD_CHANNEL, BuildSummary, BuildTally
 from warehouse.db import connect, dbt_connection_env
 from warehouse.settings import get_settings
 
@@ -32,8 +33,14 @@ def record_build(
     selection: str,
     started_at: dt.datetime | None = None,
     reprocess_days: list[dt.date] | None = None,
+    summary: BuildSummary | None = None,
 ) -> None:
-    details: dict[str, object] = {"selection": selection}
+    """Record a successful build (the new data version) and announce it to every MCP server.
+
+    The NOTIFY is part of the same transaction: listeners hear of the build when, and only if,
+    its row is committed (warehouse.build_events).
+    """
+    details: dict[str, object] = {"selection": selection, **(summary or BuildSummary()).details()}
     if started_at is not None:
         details["started_at"] = started_at.isoformat()
     if reprocess_days:
@@ -44,6 +51,7 @@ def record_build(
             " ON CONFLICT (build_id) DO UPDATE SET finished_at = now(), models_built = EXCLUDED.models_built",
             (build_id, "dagster", models_built, json.dumps(details)),
         )
+        conn.execute(ANNOUNCE_SQL, (BUILD_CHANNEL, build_id))
 
 
 def raw_history_replaced_since_last_build(database_url: str) -> bool:
@@ -141,9 +149,13 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 args += ["--vars", json.dumps({"reprocess_days": [d.isoformat() for d in reprocess_days]})]
         invocation = dbt.cli(args, context=context)
         models_built = 0
+        tally = BuildTally()
         for event in invocation.stream():
             if isinstance(event, dg.Output | dg.MaterializeResult):
                 models_built += 1
+                _tally_materialization(context, event, tally)
+            elif isinstance(event, dg.AssetCheckResult):
+                _tally_check(event, tally)
             yield event
         if invocation.is_successful():
             record_build(
@@ -153,6 +165,32 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 ",".join(sorted(context.selected_output_names)),
                 started_at=started_at,
                 reprocess_days=reprocess_days,
+                summary=tally.summary(),
             )
 
     return telcopulse_dbt
+
+
+def _mart_name(key: dg.AssetKey | None) -> str | None:
+    """dbt models are keyed <schema>/<model>; only the marts are announced."""
+    return key.path[1] if key is not None and len(key.path) == 2 and key.path[0] == "marts" else None
+
+
+def _tally_materialization(
+    context: dg.AssetExecutionContext, event: dg.Output | dg.MaterializeResult, tally: BuildTally
+) -> None:
+    key = (
+        event.asset_key
+        if isinstance(event, dg.MaterializeResult)
+        else context.asset_key_for_output(event.output_name)
+    )
+    mart = _mart_name(key)
+    if mart:
+        tally.rebuilt(mart)
+
+
+def _tally_check(event: dg.AssetCheckResult, tally: BuildTally) -> None:
+    mart = _mart_name(event.asset_key)
+    if mart:
+        failed = "warned" if event.severity == dg.AssetCheckSeverity.WARN else "failed"
+        tally.checked(mart, "passed" if event.passed else failed)
