@@ -14,6 +14,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,14 @@ logger = logging.getLogger(__name__)
 MAX_INPUT_ROWS = 500_000
 INPUT_TIMEOUT_S = 120
 
+# (progress, total, message): `notifications/progress` for a caller that asked for it.
+Progress = Callable[[float, float, str], Awaitable[None]]
+STEPS = 4  # looking up the stored result, reading inputs, computing, done
+
+
+async def _no_progress(_progress: float, _total: float, _message: str) -> None:
+    return None
+
 
 @dataclass(frozen=True)
 class AnalysisAnswer:
@@ -73,9 +82,16 @@ async def _require_raw_rows(app: AppContext, analysis_type: str) -> None:
         )
 
 
-async def _load_standard(app: AppContext, analysis_type: str) -> dict[str, pd.DataFrame]:
+async def _load_standard(app: AppContext, analysis_type: str, progress: Progress) -> dict[str, pd.DataFrame]:
     await _require_raw_rows(app, analysis_type)
-    return {name: await _frame(app, sql) for name, sql in standard_inputs(analysis_type).items()}
+    inputs = standard_inputs(analysis_type)
+    frames = {}
+    for done, (name, sql) in enumerate(inputs.items(), start=1):
+        frames[name] = await _frame(app, sql)
+        # Between 1 (reading) and 2 (computing), strictly rising: progress must always grow.
+        message = f"read input {name} ({done}/{len(inputs)}, {len(frames[name]):,} rows)"
+        await progress(1 + done / (len(inputs) + 1), STEPS, message)
+    return frames
 
 
 async def _frame(app: AppContext, sql: str) -> pd.DataFrame:
@@ -127,8 +143,13 @@ def _redis_failed(exc: RedisError) -> None:
 
 
 async def analyze(
-    app: AppContext, data_source: str, analysis_type: str, parameters: dict[str, Any]
+    app: AppContext,
+    data_source: str,
+    analysis_type: str,
+    parameters: dict[str, Any],
+    progress: Progress = _no_progress,
 ) -> AnalysisAnswer:
+    """The answer, from the stored result when there is one; `progress` hears of each step."""
     parameters = dict(parameters)
     session_key = parameters.pop("session_key", None)
     is_session = bool(SESSION_ID_RE.fullmatch(data_source))
@@ -145,22 +166,29 @@ async def analyze(
         version = await app.version.current()
         store = _store(app)
         key = store.key(version, analysis_type, data_source, parameters)
+        await progress(0, STEPS, "looking up the stored result")
         hit = await store.read(key)
         if hit is not None:
+            await progress(STEPS, STEPS, "answered from the stored result")
             return AnalysisAnswer(hit.result, hit.row_count, hit.computed_at, True, version)
 
+    await progress(1, STEPS, "reading inputs")
     if is_session:
         frames = await _load_session(app, analysis_type, data_source, session_key)
     elif data_source == WAREHOUSE_SOURCE:
-        frames = await _load_standard(app, analysis_type)
+        frames = await _load_standard(app, analysis_type, progress)
     else:
         frames = await _load_mart(app, analysis_type, data_source)
 
+    rows = len(next(iter(frames.values())))
+    await progress(2, STEPS, f"computing {analysis_type} on {rows:,} rows")
     started = time.perf_counter()
     result = await _computed(analysis_type, frames, parameters)
     entry = AnalysisEntry.computed_now(result.model_dump(mode="json"), len(next(iter(frames.values()))))
+    await progress(3, STEPS, "storing the result")
     if store is not None and key is not None:
         await store.write(key, entry, duration_ms=int((time.perf_counter() - started) * 1000))
+    await progress(STEPS, STEPS, "done")
     return AnalysisAnswer(entry.result, entry.row_count, entry.computed_at, False, version)
 
 

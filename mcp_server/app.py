@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -23,6 +24,7 @@ from mcp_types import (
     EmptyResult,
     PromptReference,
     ResourceTemplateReference,
+    SetLevelRequestParams,
     SubscribeRequestParams,
     UnsubscribeRequestParams,
 )
@@ -44,6 +46,7 @@ from mcp_server.errors import (
     TelcopulseError,
     Unavailable,
 )
+from mcp_server.live.client_log import ClientLogLevels
 from mcp_server.live.resources import DICTIONARY_URI, SCHEMA_URI, LiveResources
 from mcp_server.observability.audit import AuditEvent
 from mcp_server.observability.tool_audit import (
@@ -114,6 +117,7 @@ class TelcopulseMCP(MCPServer):
 
     shared: SharedAppContext | None = None
     live: LiveResources | None = None
+    client_logs: ClientLogLevels | None = None
     _header_schemas: dict[str, tuple[object, bool]]
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
@@ -175,9 +179,13 @@ class TelcopulseMCP(MCPServer):
                 result = await self._gated_call(name, arguments, context, principal, synchronous)
             if scope.cancelled_caught:
                 raise CallAbandoned("the client disconnected before the answer; the call was stopped")
+            await self._tell_client(context, name, "ok", started)
             return result
         except BaseException as exc:
             error = exc
+            if isinstance(exc, Exception):
+                code = getattr(exc, "code", None)  # our named errors; nothing internal reaches the client
+                await self._tell_client(context, name, code if isinstance(code, str) else "Error", started)
             raise
         finally:
             call = _Call(name, arguments, principal, result, error, started)
@@ -189,6 +197,26 @@ class TelcopulseMCP(MCPServer):
                 # A batched row and the log line wait for the next turn of the loop, after
                 # the answer is on its way (~0.08 ms off every read's latency).
                 asyncio.get_running_loop().call_soon(self._audit_batched, call)
+
+    async def _tell_client(self, context: Any, tool: str, outcome: str, started: float) -> None:
+        """One `notifications/message` about this call, to this client, if it asked (setLevel).
+
+        Sent on the call's own stream before the answer, bounded and best effort: a client's
+        log can never fail or hold up its call.
+        """
+        session = getattr(getattr(context, "request_context", None), "session", None)
+        level = "info" if outcome == "ok" else "warning"
+        if session is None or self.client_logs is None or not self.client_logs.wants(session, level):
+            return
+        data = {
+            "tool": tool,
+            "outcome": outcome,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        with contextlib.suppress(Exception), anyio.move_on_after(1):
+            await session.send_log_message(
+                level=level, data=data, logger="telcopulse", related_request_id=context.request_id
+            )
 
     async def _gated_call(
         self,
@@ -332,6 +360,7 @@ def build_server(
     )
     server.shared = shared
     server.live = live
+    server.client_logs = ClientLogLevels()
     sql.register(server)
     marts.register(server)
     sessions.register(server)
@@ -441,9 +470,15 @@ def _register_mart_resources(server: MCPServer, shared: SharedAppContext, live: 
         live.legacy.unsubscribe(str(params.uri), ctx.session)
         return EmptyResult()
 
-    lowlevel = server._lowlevel_server  # the SDK's high-level server has no subscribe hook
+    async def set_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
+        assert isinstance(server, TelcopulseMCP) and server.client_logs is not None
+        server.client_logs.set(ctx.session, params.level)
+        return EmptyResult()
+
+    lowlevel = server._lowlevel_server  # the SDK's high-level server has no subscribe or setLevel hook
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+    lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
 
 
 async def _check_subscribable(shared: SharedAppContext, uri: str) -> None:

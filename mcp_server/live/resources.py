@@ -32,6 +32,7 @@ from mcp_server.catalog import load_marts
 from mcp_server.context import AppContext
 from mcp_server.dependencies import LOOKUP_TIMEOUT
 from mcp_server.live.build_listener import listen_for_builds
+from mcp_server.live.connections import client_connection
 from mcp_server.resources.dictionary import render_dictionary
 from mcp_server.resources.marts import mart_uri
 from mcp_server.resources.schema import render_schema
@@ -55,10 +56,10 @@ class LegacySubscribers:
         self._connections: dict[str, weakref.WeakSet[Any]] = {}
 
     def subscribe(self, uri: str, session: ServerSession) -> None:
-        self._connections.setdefault(uri, weakref.WeakSet()).add(_connection(session))
+        self._connections.setdefault(uri, weakref.WeakSet()).add(client_connection(session))
 
     def unsubscribe(self, uri: str, session: ServerSession) -> None:
-        self._connections.get(uri, weakref.WeakSet()).discard(_connection(session))
+        self._connections.get(uri, weakref.WeakSet()).discard(client_connection(session))
 
     def count(self, uri: str) -> int:
         return len(self._connections.get(uri, ()))
@@ -81,12 +82,6 @@ async def _mart_names(app: AppContext) -> frozenset[str]:
     calls that need it (a start-up read here would change what a call sees in an outage)."""
     async with app.postgres(lookup=True) as conn:
         return frozenset(await load_marts(conn, app.manifest, timeout=LOOKUP_TIMEOUT))
-
-
-def _connection(session: ServerSession) -> Any:
-    # The SDK (2.3) keeps the connection private on the session; its per-request sessions
-    # share it, and nothing public names it.
-    return getattr(session, "_connection", session)
 
 
 class LiveResources:

@@ -74,7 +74,7 @@ def register(server: MCPServer) -> None:
         ] = {},  # noqa: B006
     ) -> AnalysisOutput:
         app = app_context(ctx)
-        answer = await analyze(app, data_source, analysis_type, parameters)
+        answer = await analyze(app, data_source, analysis_type, parameters, progress=ctx.report_progress)
         if answer.data_version is None:  # the agent's own session data: no mart was read
             freshness = None
         else:

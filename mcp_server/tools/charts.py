@@ -92,7 +92,9 @@ def register(server: MCPServer) -> None:
         height: Annotated[int, Field(ge=200, le=4000)] = 540,
     ) -> Annotated[CallToolResult, VisualizationOutput]:
         app = app_context(ctx)
+        await ctx.report_progress(0, 3, "reading the data")
         rows = await _resolve(app, data)
+        await ctx.report_progress(1, 3, f"rendering a {chart_type} chart as {format}")
         try:
             chart = await asyncio.to_thread(
                 render_chart,
@@ -108,6 +110,7 @@ def register(server: MCPServer) -> None:
             )
         except ChartError as exc:
             raise InputValidationError(str(exc)) from None
+        await ctx.report_progress(3, 3, "done")
         encoded = base64.b64encode(chart.content).decode()
         output = VisualizationOutput(
             image=encoded,

@@ -286,3 +286,56 @@ async def test_every_warehouse_answer_carries_the_freshness_of_what_it_read(serv
         freshness = answer["freshness"]
         assert freshness["data_version"] == version and freshness["stale"] is False
         assert freshness["built_at"] and freshness["last_load_at"] and freshness["age_seconds"] >= 0
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_analyze_data_reports_honest_progress_in_order(server):
+    steps: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        steps.append((progress, total, message))
+
+    arguments = {"data_source": "warehouse", "analysis_type": "arpu", "parameters": {"alpha": 0.02}}
+    async with Client(server, read_timeout_seconds=120) as client:
+        await client.call_tool("analyze_data", arguments, progress_callback=on_progress)  # computed
+        computed, steps[:] = list(steps), []
+        await client.call_tool("analyze_data", arguments, progress_callback=on_progress)  # stored
+    values = [p for p, _, _ in computed]
+    assert values == sorted(values) and len(set(values)) == len(values) and values[-1] == 4
+    messages = [m for _, _, m in computed]
+    assert messages[0] == "looking up the stored result" and messages[1] == "reading inputs"
+    assert [m.split(" (")[0] for m in messages[2:5]] == [
+        "read input monthly",
+        "read input customers",
+        "read input payments",
+    ]
+    assert messages[5].startswith("computing arpu on ") and messages[-2:] == ["storing the result", "done"]
+    assert {total for _, total, _ in computed} == {4}
+    assert [m for _, _, m in steps] == ["looking up the stored result", "answered from the stored result"]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_client_that_sets_a_level_hears_about_its_own_calls_only(server):
+    heard: list[Any] = []
+    others: list[Any] = []
+
+    async def log(into: list[Any]) -> Any:
+        async def callback(params: Any) -> None:
+            into.append(params)
+
+        return callback
+
+    async with (
+        Client(server, mode="legacy", logging_callback=await log(heard)) as watching,
+        Client(server, mode="legacy", logging_callback=await log(others)) as quiet,
+    ):
+        await watching.call_tool("query_database", {"query": "SELECT 1 AS one"})  # before setLevel: nothing
+        await watching.set_logging_level("info")
+        await watching.call_tool("query_database", {"query": "SELECT 2 AS two"})
+        await watching.call_tool("query_database", {"query": "DROP TABLE marts.dim_customers"})
+        await quiet.call_tool("query_database", {"query": "SELECT 3 AS three"})
+    assert [(p.level, p.data["tool"], p.data["outcome"]) for p in heard] == [
+        ("info", "query_database", "ok"),
+        ("warning", "query_database", "QueryError"),
+    ]
+    assert all("SELECT" not in json.dumps(p.data) for p in heard) and others == []
