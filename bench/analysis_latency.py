@@ -13,16 +13,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
 import tempfile
 import time
 
-from cryptography.fernet import Fernet
-
 from analyses.registry import ANALYSES
-from bench.common import VENV_BIN, bench_key, dbt, free_port, keyed_client, machine, scratch_database, serving
-from warehouse.db import as_url, connect
+from bench.common import (
+    VENV_BIN,
+    dbt,
+    free_port,
+    keyed_client,
+    machine,
+    scratch_database,
+    server_env,
+    serving,
+)
+from warehouse.db import connect
 from warehouse.generator import generate
 
 END = dt.date(2026, 10, 31)
@@ -64,16 +70,7 @@ def main() -> None:
                 )
                 conn.commit()
             port = free_port()
-            env = {
-                "PATH": os.environ.get("PATH", ""),
-                "HOME": os.environ.get("HOME", "/tmp"),
-                "DATABASE_URL": as_url(db),
-                "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
-                "TELCOPULSE_DATA_DIR": data_dir,
-                "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
-            }
-            key, key_env = bench_key(data_dir)
-            env.update(key_env)
+            key, env = server_env(db, data_dir)
             serve = [str(VENV_BIN / "telcopulse"), "serve", "--transport", "http"]
             with serving([*serve, "--port", str(port)], env, f"http://127.0.0.1:{port}/healthz"):
                 table[n] = asyncio.run(_measure(f"http://127.0.0.1:{port}/mcp", key))

@@ -124,3 +124,22 @@ def keyed_client(url: str, key: str | None, read_timeout_seconds: float = 120, *
     return Client(
         streamable_http_client(url, http_client=http), read_timeout_seconds=read_timeout_seconds, **options
     )
+
+
+def server_env(database_url: str, data_dir: str) -> tuple[str, dict[str, str]]:
+    """(analyst API key, environment) for `telcopulse serve` on `database_url` with its data in
+    `data_dir` and limits raised (`bench_key`): what every benchmark's server runs with."""
+    from cryptography.fernet import Fernet
+
+    from warehouse.db import as_url
+
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": as_url(database_url),
+        "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+        "TELCOPULSE_DATA_DIR": data_dir,
+        "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
+    }
+    key, key_env = bench_key(data_dir)
+    return key, {**env, **key_env}

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import sys
 import tempfile
 import time
@@ -25,10 +24,17 @@ from functools import partial
 from pathlib import Path
 
 import asyncpg
-from cryptography.fernet import Fernet
 from mcp import Client
 
-from bench.common import bench_key, dbt, free_port, keyed_client, machine, scratch_database, serving
+from bench.common import (
+    dbt,
+    free_port,
+    keyed_client,
+    machine,
+    scratch_database,
+    server_env,
+    serving,
+)
 from warehouse.db import as_url
 from warehouse.generator import generate
 
@@ -214,16 +220,7 @@ def bench_warehouse(customers: int) -> Iterator[tuple[str, dict[str, str], str]]
         report = generate(url, customers=customers, seed=42, end_date=END, progress=False)
         dbt(url, "run")
         print(f"warehouse: {report.customers:,} customers, {report.network_events:,} events")
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "DATABASE_URL": as_url(url),
-            "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
-            "TELCOPULSE_DATA_DIR": data_dir,
-            "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
-        }
-        key, key_env = bench_key(data_dir)
-        env.update(key_env)
+        key, env = server_env(url, data_dir)
         yield url, env, key
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
 import tempfile
 import time
@@ -23,13 +22,20 @@ import uuid
 from typing import Any
 
 import anyio
-from cryptography.fernet import Fernet
 from mcp_types import ResourceUpdatedNotification
 
-from bench.common import VENV_BIN, bench_key, dbt, free_port, keyed_client, machine, scratch_database, serving
+from bench.common import (
+    VENV_BIN,
+    dbt,
+    free_port,
+    keyed_client,
+    machine,
+    scratch_database,
+    server_env,
+    serving,
+)
 from orchestration.defs.dbt.assets import record_build
 from warehouse.build_events import BuildSummary
-from warehouse.db import as_url
 from warehouse.generator import generate
 
 URI = "mart://fct_customer_churn_monthly"
@@ -89,16 +95,7 @@ def main() -> None:
         generate(db, customers=args.customers, seed=42, end_date=END, progress=False)
         dbt(db, "run")
         record_build(db, "bench-initial", 1, "bench")
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "DATABASE_URL": as_url(db),
-            "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
-            "TELCOPULSE_DATA_DIR": data_dir,
-            "TELCOPULSE_FERNET_KEYS": Fernet.generate_key().decode(),
-        }
-        key, key_env = bench_key(data_dir)
-        env.update(key_env)
+        key, env = server_env(db, data_dir)
         serve = [str(VENV_BIN / "telcopulse"), "serve", "--transport", "http"]
         ports = [free_port(), free_port()]
         with (
