@@ -63,7 +63,7 @@ from mcp_server.security import rbac
 from mcp_server.security.identity import Principal, Role
 from mcp_server.security.principal import local_principal, peek_principal, principal_middleware
 from mcp_server.security.rate_limit import retry_message
-from mcp_server.tools import admin, analysis, catalog, charts, marts, sessions, sql
+from mcp_server.tools import admin, analysis, catalog, charts, exports, marts, sessions, sql
 from warehouse.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -368,6 +368,7 @@ def build_server(
     charts.register(server)
     admin.register(server)
     catalog.register(server)
+    exports.register(server)
     prompts.register(server)
     _register_resources(server, shared)
     _register_mart_resources(server, shared, live)

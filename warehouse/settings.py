@@ -158,6 +158,14 @@ class Settings(BaseSettings):
         default=256 * 1024, ge=1024, description="Serialized result bytes per page at most (JSON)."
     )
     query_cache_ttl: int = Field(default=300, ge=0, description="Query-result cache TTL (s); 0 disables.")
+    export_dir: Path | None = Field(
+        default=None, description="Folder of export_result's files. Unset: <data_dir>/exports."
+    )
+    export_ttl: float = Field(default=3600, gt=0, description="Seconds an export stays readable.")
+    export_max_rows: int = Field(default=1_000_000, ge=1, description="Rows one export may hold at most.")
+    export_max_bytes: int = Field(
+        default=500_000_000, ge=1, description="Bytes one export file may reach at most."
+    )
     max_query_cost: float | None = Field(
         default=None,
         gt=0,
@@ -233,6 +241,10 @@ class Settings(BaseSettings):
                 "find them), or export DATABASE_URL, e.g. postgresql://postgres@127.0.0.1:5432/telcopulse"
             )
         return self.database_url
+
+    @property
+    def exports_folder(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
 
     @property
     def dagster_home(self) -> Path:

@@ -356,6 +356,45 @@ class ReadOnlyExecutor:
             await drop_leftover_statements(conn, statement, _left(deadline))
             raise unsendable_parameter() from None
 
+    async def stream(
+        self,
+        sql: str,
+        args: tuple[Any, ...] | list[Any] = (),
+        *,
+        timeout_s: float,
+        role: str | None = None,
+        batch_rows: int = 5_000,
+    ) -> AsyncIterator[tuple[list[str], list[str], list[asyncpg.Record]]]:
+        """(column names, their PostgreSQL types, a batch of rows) through a server-side cursor;
+        the first batch is empty, so the columns of an empty result are known too.
+
+        For exports: a result of any size passes through in batches of `batch_rows`, never
+        whole, on the same read-only connection, role and statement deadline as a page.
+        """
+        async with self._read_only(timeout_s, role) as conn:
+            # The framing transaction (BEGIN READ ONLY) holds the cursor; a session-mode
+            # connection opens one of its own.
+            own = None if conn.is_in_transaction() else conn.transaction(readonly=True)
+            if own is not None:
+                await own.start()
+            try:
+                deadline = asyncio.get_running_loop().time() + timeout_s
+                statement = await self._prepare(conn, sql, "", deadline)
+                names = [a.name for a in statement.get_attributes()]
+                types = [a.type.name for a in statement.get_attributes()]
+                bound = coerce_arguments([t.name for t in statement.get_parameters()], list(args))
+                cursor = await statement.cursor(*bound)
+                yield names, types, []  # the columns, even of a result without rows
+                while True:
+                    batch = await cursor.fetch(batch_rows, timeout=_left(deadline))
+                    if not batch:
+                        return
+                    yield names, types, batch
+            finally:
+                if own is not None and not conn.is_closed():
+                    with anyio.move_on_after(5, shield=True):
+                        await own.rollback()
+
     async def explain(
         self, sql: str, args: tuple[Any, ...] | list[Any] = (), *, timeout_s: float, role: str | None = None
     ) -> dict[str, Any]:

@@ -28,6 +28,7 @@ TOOL_POLICY: dict[str, frozenset[Role]] = {
     "query_mart": _ANALYST,
     "query_database": _ANALYST,
     "explain_query": _ANALYST,
+    "export_result": _ANALYST,
     # The catalog is the data dictionary searched: documentation, like the resources.
     "search_catalog": _EVERYONE,
     "analyze_data": _ANALYST,

@@ -19,6 +19,7 @@ from warehouse.db import connect
 TOOLS = {
     "query_database",
     "explain_query",
+    "export_result",
     "search_catalog",
     "list_marts",
     "query_mart",
@@ -80,7 +81,11 @@ async def test_lists_resources_templates_and_prompts(server):
         assert set(resources) == {"schema://database/main", "docs://data_dictionary"} | marts
         assert resources["schema://database/main"].mime_type == "text/markdown"
         templates = (await client.list_resource_templates()).resource_templates
-        assert [t.uri_template for t in templates] == ["templates://analysis/{type}", "mart://{name}"]
+        assert {t.uri_template for t in templates} == {
+            "templates://analysis/{type}",
+            "mart://{name}",
+            "exports://{export_id}",
+        }
         prompts = {p.name for p in (await client.list_prompts()).prompts}
         assert prompts == {"churn_analysis", "network_analysis", "revenue_optimization"}
 

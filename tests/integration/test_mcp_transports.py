@@ -82,7 +82,7 @@ async def test_stdio_client_against_the_serve_command(pipeline, redis_url, tmp_p
     env = server_env(pipeline.database_url, redis_url, tmp_path)
     params = StdioServerParameters(command=TELCOPULSE, args=["serve", "--transport", "stdio"], env=env)
     async with Client(params, read_timeout_seconds=60) as client:
-        assert len((await client.list_tools()).tools) == 11  # the local user is an analyst
+        assert len((await client.list_tools()).tools) == 12  # the local user is an analyst
         result = structured(
             await client.call_tool(
                 "query_database",

@@ -176,6 +176,13 @@ async def _exercise_every_tool(settings: Any, run: Run) -> None:
             "QueryError",
         )
         await call(alice, "search_catalog", {"text": EMAIL}, "ok")
+        await call(
+            alice,
+            "export_result",
+            {"format": "csv", "query": SELECT_SECRETS, "parameters": {"p": SECRET_PARAM}},
+            "ok",
+        )
+        await call(alice, "export_result", {"format": "csv", "mart": EMAIL}, "ValidationError")
         await call(alice, "search_catalog", {"text": "churn", "cursor": PHONE}, "ValidationError")
         mart_filter = [{"column": "account_type", "op": "=", "value": EMAIL}]
         await call(alice, "query_mart", {"mart": "dim_customers", "filters": mart_filter}, "ok")

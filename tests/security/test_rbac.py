@@ -17,6 +17,7 @@ CALLS = {
     "query_mart": {"mart": "dim_customers", "columns": ["count(*)"]},
     "query_database": {"query": "SELECT 1 AS one"},
     "explain_query": {"query": "SELECT 1 AS one"},
+    "export_result": {"format": "csv", "query": "SELECT 1 AS one"},
     "search_catalog": {"text": "churn"},
     "analyze_data": {"data_source": "warehouse", "analysis_type": "correlation"},
     "create_visualization": {

@@ -1,0 +1,156 @@
+"""export_result: whole results as files behind exports://<id>, exactly, privately, for a while,
+streamed rather than held in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import csv
+import hashlib
+import io
+import tracemalloc
+import zipfile
+
+import pyarrow.parquet as pq
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from mcp_server.app import build_server
+from mcp_server.security.identity import Principal
+from tests.integration.mcp_helpers import error_text, mcp_settings, structured
+from warehouse.db import connect
+
+pytestmark = pytest.mark.integration
+
+ROWS = 200_000
+QUERY = (
+    "SELECT g AS n, md5(g::text) AS h, (g * 1.5)::numeric(12, 2) AS amount, DATE '2026-01-01' + g % 365 AS day "
+    f"FROM generate_series(1, {ROWS}) AS g ORDER BY g"
+)
+ALICE = Principal(key_id="aaaaaaaaaaaa", name="alice", role="analyst")
+BOB = Principal(key_id="bbbbbbbbbbbb", name="bob", role="analyst")
+
+
+@pytest.fixture()
+def settings(pipeline, redis_url, tmp_path):
+    return mcp_settings(pipeline.database_url, redis_url, tmp_path)
+
+
+async def _blob(client: Client, uri: str) -> bytes:
+    return base64.b64decode((await client.read_resource(uri)).contents[0].blob)
+
+
+def _direct(database_url: str) -> list[tuple[str, ...]]:
+    with connect(database_url) as conn:
+        rows = conn.execute(QUERY).fetchall()
+    return [(str(n), h, str(amount), day.isoformat()) for n, h, amount, day in rows]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_csv_and_parquet_exports_round_trip_exactly_without_holding_the_result(settings, pipeline):
+    expected = _direct(pipeline.database_url)
+    async with Client(build_server(settings, local=ALICE), read_timeout_seconds=300) as alice:
+        tracemalloc.start()
+        try:
+            csv_export = await alice.call_tool("export_result", {"format": "csv", "query": QUERY})
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        parquet_export = await alice.call_tool("export_result", {"format": "parquet", "query": QUERY})
+        as_csv = structured(csv_export)
+        as_parquet = structured(parquet_export)
+        csv_bytes = await _blob(alice, as_csv["uri"])
+        parquet_bytes = await _blob(alice, as_parquet["uri"])
+    link = next(block for block in csv_export.content if block.type == "resource_link")
+    assert str(link.uri) == as_csv["uri"] and link.mime_type == "text/csv" and link.size == as_csv["bytes"]
+    assert as_csv["rows"] == as_parquet["rows"] == ROWS
+    assert hashlib.sha256(csv_bytes).hexdigest() == as_csv["sha256"] and len(csv_bytes) == as_csv["bytes"]
+    assert hashlib.sha256(parquet_bytes).hexdigest() == as_parquet["sha256"]
+    read_back = list(csv.reader(io.StringIO(csv_bytes.decode())))
+    assert read_back[0] == ["n", "h", "amount", "day"]
+    assert [tuple(row) for row in read_back[1:]] == expected
+    table = pq.read_table(io.BytesIO(parquet_bytes))
+    assert table.num_rows == ROWS and table.column_names == ["n", "h", "amount", "day"]
+    parquet_rows = [
+        (str(n), h, amount, day.isoformat())
+        for n, h, amount, day in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True)
+    ]
+    assert parquet_rows == expected
+    # The whole result as Python rows would take far more (200,000 records of four values, and
+    # the CSV text itself is ~12 MB): what was traced at once is a batch, not the result.
+    assert len(csv_bytes) > 10_000_000 and peak < 12_000_000, peak
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_export_is_the_exporters_alone_and_expires(pipeline, redis_url, tmp_path):
+    settings = mcp_settings(pipeline.database_url, redis_url, tmp_path, export_ttl=2)
+    async with (
+        Client(build_server(settings, local=ALICE)) as alice,
+        Client(build_server(settings, local=BOB)) as bob,
+    ):
+        made = structured(
+            await alice.call_tool(
+                "export_result", {"format": "csv", "mart": "fct_arpu_monthly", "columns": ["month"]}
+            )
+        )
+        assert (await _blob(alice, made["uri"])).startswith(b"month\r\n")
+        with pytest.raises(MCPError, match="NotFound: no export"):
+            await bob.read_resource(made["uri"])
+        await asyncio.sleep(2.2)
+        with pytest.raises(MCPError, match="NotFound: no export"):
+            await alice.read_resource(made["uri"])
+    assert not list((tmp_path / "exports").glob(f"{made['export_id']}*"))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_marts_and_session_tables_export_to_xlsx_and_bad_input_is_named(settings, pipeline):
+    async with Client(build_server(settings, local=ALICE), read_timeout_seconds=120) as alice:
+        mart = structured(
+            await alice.call_tool(
+                "export_result",
+                {
+                    "format": "xlsx",
+                    "mart": "fct_arpu_monthly",
+                    "columns": ["account_type", "sum(revenue)"],
+                    "group_by": ["account_type"],
+                },
+            )
+        )
+        sheet = await _blob(alice, mart["uri"])
+        session = structured(
+            await alice.call_tool("session_create", {"data_source": "warehouse", "access_level": "write"})
+        )
+        await alice.call_tool(
+            "query_mart",
+            {"mart": "dim_customers", "limit": 7, "session_id": session["session_id"], "save_as": "some"},
+        )
+        saved = structured(
+            await alice.call_tool(
+                "export_result", {"format": "csv", "session_id": session["session_id"], "key": "some"}
+            )
+        )
+        nothing = await alice.call_tool("export_result", {"format": "csv"})
+        refused = await alice.call_tool(
+            "export_result", {"format": "csv", "query": "DELETE FROM marts.dim_customers"}
+        )
+        queried = await alice.call_tool("query_database", {"query": "DELETE FROM marts.dim_customers"})
+    with connect(pipeline.database_url) as conn:
+        account_types = conn.execute(
+            "SELECT count(DISTINCT account_type) FROM marts.fct_arpu_monthly"
+        ).fetchone()[0]
+    assert mart["rows"] == account_types and sheet.startswith(b"PK")
+    with zipfile.ZipFile(io.BytesIO(sheet)) as book:
+        assert book.read("xl/worksheets/sheet1.xml").count(b"<row ") == account_types + 1
+    assert saved["rows"] == 7
+    assert nothing.is_error and error_text(nothing).startswith("ValidationError: say what to export")
+    assert refused.is_error and error_text(refused) == error_text(queried)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_export_over_the_row_limit_is_refused_and_leaves_no_file(pipeline, redis_url, tmp_path):
+    settings = mcp_settings(pipeline.database_url, redis_url, tmp_path, export_max_rows=100)
+    async with Client(build_server(settings, local=ALICE)) as alice:
+        over = await alice.call_tool("export_result", {"format": "parquet", "query": QUERY})
+    assert over.is_error and "more than 100 rows" in error_text(over)
+    assert [p.name for p in (tmp_path / "exports").iterdir()] == []
