@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.mcp_latency
 	$(BIN)/python -m bench.analysis_latency
 	$(BIN)/python -m bench.notification_latency
+	$(BIN)/python -m bench.export_throughput
 	$(BIN)/python -m bench.import_throughput
 	$(BIN)/python -m bench.profile_mcp
 
