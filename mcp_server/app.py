@@ -15,11 +15,8 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
-from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import x_mcp_header_map
 from mcp_types import (
-    INTERNAL_ERROR,
-    INVALID_PARAMS,
     Completion,
     EmptyResult,
     PromptReference,
@@ -47,7 +44,7 @@ from mcp_server.errors import (
     Unavailable,
 )
 from mcp_server.live.client_log import ClientLogLevels
-from mcp_server.live.resources import DICTIONARY_URI, SCHEMA_URI, LiveResources
+from mcp_server.live.resources import LiveResources
 from mcp_server.observability.audit import AuditEvent
 from mcp_server.observability.tool_audit import (
     audit_event,
@@ -56,7 +53,7 @@ from mcp_server.observability.tool_audit import (
     refused_when_unaudited,
 )
 from mcp_server.resources.dictionary import render_dictionary
-from mcp_server.resources.marts import MART_TEMPLATE, mart_name, mart_uri, render_mart
+from mcp_server.resources.marts import MART_TEMPLATE, mart_uri, render_mart
 from mcp_server.resources.schema import render_schema
 from mcp_server.resources.templates import template
 from mcp_server.security import rbac
@@ -460,8 +457,10 @@ def _register_mart_resources(server: MCPServer, shared: SharedAppContext, live: 
         return text
 
     async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        # Any URI is accepted, as the protocol's conformance suite expects: what a build can
+        # change (mart://<name>, the data dictionary, the schema) is notified, anything else
+        # simply never is.
         uri = str(params.uri)
-        await _check_subscribable(shared, uri)
         live.legacy.subscribe(uri, ctx.session)
         # Answer once builds are heard, so an update right after this reply is not missed.
         await live.listening(timeout=shared.get().settings.db_connect_timeout)
@@ -480,20 +479,3 @@ def _register_mart_resources(server: MCPServer, shared: SharedAppContext, live: 
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
     lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
-
-
-async def _check_subscribable(shared: SharedAppContext, uri: str) -> None:
-    """Only what a build can change: a live mart, the data dictionary, the schema."""
-    if uri in (DICTIONARY_URI, SCHEMA_URI):
-        return
-    name = mart_name(uri)
-    try:
-        marts = await shared.get().marts()
-    except Unavailable as exc:
-        raise MCPError(code=INTERNAL_ERROR, message=f"Unavailable: {exc.message}") from None
-    if name is None or name not in marts:
-        raise MCPError(
-            code=INVALID_PARAMS,
-            message=f"NotFound: {uri!r} cannot be subscribed to; subscribe to mart://<name> "
-            f"({', '.join(sorted(marts)) or 'no marts built yet'}), {DICTIONARY_URI} or {SCHEMA_URI}",
-        )
