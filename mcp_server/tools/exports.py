@@ -11,6 +11,7 @@ audited like any tool call (tool, key, outcome; never the rows).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from pathlib import Path
@@ -118,16 +119,18 @@ async def _write_stream(app: AppContext, sql: str, args: tuple[Any, ...], fmt: s
     role = query_role_for(current_principal().role, admin_role=app.settings.query_admin_role)
     writer = None
     rows = 0
+    batches = app.executor.stream(sql, args, timeout_s=app.settings.query_timeout_max, role=role)
     try:
-        async for names, types, batch in app.executor.stream(
-            sql, args, timeout_s=app.settings.query_timeout_max, role=role
-        ):
-            if writer is None:
-                writer = WRITERS[fmt](partial, names, types)
-            rows += len(batch)
-            limits.check(rows, partial)
-            if batch:
-                await asyncio.to_thread(writer.write, batch)
+        # aclosing: a refused export (over a limit) ends the cursor and frees its connection now,
+        # not whenever the abandoned generator is collected.
+        async with contextlib.aclosing(batches) as stream:
+            async for names, types, batch in stream:
+                if writer is None:
+                    writer = WRITERS[fmt](partial, names, types)
+                rows += len(batch)
+                limits.check(rows, partial)
+                if batch:
+                    await asyncio.to_thread(writer.write, batch)
     finally:
         if writer is not None:
             await asyncio.to_thread(writer.close)
