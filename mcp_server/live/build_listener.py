@@ -12,10 +12,9 @@ subscriber is not left on stale data silently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -86,16 +85,3 @@ async def _deliver(on_build: OnBuild, build_id: str) -> None:
         raise
     except Exception:  # one failed delivery must not stop the next build's
         logger.exception("announcing build %s failed", build_id)
-
-
-@contextlib.asynccontextmanager
-async def listening_for_builds(database_url: str, on_build: OnBuild) -> AsyncIterator[asyncio.Event]:
-    """`listen_for_builds` as a background task for the life of the block; yields its `ready`."""
-    ready = asyncio.Event()
-    task = asyncio.create_task(listen_for_builds(database_url, on_build, ready=ready), name="build-listener")
-    try:
-        yield ready
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -61,9 +61,6 @@ class LegacySubscribers:
     def unsubscribe(self, uri: str, session: ServerSession) -> None:
         self._connections.get(uri, weakref.WeakSet()).discard(client_connection(session))
 
-    def count(self, uri: str) -> int:
-        return len(self._connections.get(uri, ()))
-
     async def updated(self, uri: str) -> None:
         message = ResourceUpdatedNotification(params=ResourceUpdatedNotificationParams(uri=uri))
         data = message.model_dump(by_alias=True, mode="json", exclude_none=True)

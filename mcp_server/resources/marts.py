@@ -26,11 +26,6 @@ def mart_uri(name: str) -> str:
     return MART_SCHEME + name
 
 
-def mart_name(uri: str) -> str | None:
-    """The mart a `mart://` URI names, or None for any other URI."""
-    return uri.removeprefix(MART_SCHEME) if uri.startswith(MART_SCHEME) else None
-
-
 async def render_mart(app: AppContext, name: str, role: Role | None) -> str | None:
     """The resource's JSON text; None when no mart has that name."""
     marts = await app.marts()

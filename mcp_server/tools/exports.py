@@ -64,11 +64,6 @@ def _store(app: AppContext) -> ExportStore:
     return ExportStore(app.settings.exports_folder, app.settings.export_ttl)
 
 
-def _owner() -> str:
-    principal = current_principal()
-    return principal.key_id
-
-
 async def _source_sql(
     app: AppContext,
     query: str | None,
@@ -209,7 +204,7 @@ def register(server: MCPServer) -> None:
             now = time.time()
             record = ExportRecord(
                 export_id=export_id,
-                owner=_owner(),
+                owner=current_principal().key_id,
                 format=format,
                 file_name=f"{export_id}.{format}",
                 rows=rows,
