@@ -28,12 +28,14 @@ from analyses.steps import stoppable
 from mcp_server.context import AppContext
 from mcp_server.dependencies import REDIS, redis_outage
 from mcp_server.errors import InputValidationError, NoData
+from mcp_server.freshness import Freshness
 from mcp_server.security.session_access import authorize_session
 from mcp_server.sessions.saved_table import table_data
 from mcp_server.sessions.store import SESSION_ID_RE
 from warehouse.analysis_inputs import (
     RAW_TABLE_HAS_ROWS_SQL,
     empty_inputs,
+    marts_read,
     no_data_message,
     primary_frame,
     required_raw_tables,
@@ -63,6 +65,16 @@ class AnalysisAnswer:
     computed_at: str
     cached: bool
     data_version: str | None
+
+
+async def answer_freshness(
+    app: AppContext, data_source: str, analysis_type: str, answer: AnalysisAnswer
+) -> Freshness | None:
+    """How fresh and well-checked the marts behind an answer are; None for session data (no mart read)."""
+    if answer.data_version is None:
+        return None
+    read = marts_read(analysis_type) if data_source == WAREHOUSE_SOURCE else [data_source]
+    return await app.freshness.for_marts(read)
 
 
 async def _require_raw_rows(app: AppContext, analysis_type: str) -> None:

@@ -52,6 +52,7 @@ from mcp_server.observability.tool_audit import (
     intent_event,
     refused_when_unaudited,
 )
+from mcp_server.resources.chart_view import chart_view_extension
 from mcp_server.resources.dictionary import render_dictionary
 from mcp_server.resources.marts import MART_TEMPLATE, mart_uri, render_mart
 from mcp_server.resources.schema import render_schema
@@ -155,6 +156,12 @@ class TelcopulseMCP(MCPServer):
             )
             for mart in sorted(marts.values(), key=lambda m: m.name)
         ]
+
+    async def _handle_list_resources(self, ctx: Any, params: Any) -> Any:
+        """As the SDK's, and a 2025-11-25 client that lists resources hears when the list changes."""
+        if self.live is not None and ctx.session is not None:
+            self.live.legacy.listed(ctx.session)
+        return await super()._handle_list_resources(ctx, params)
 
     async def list_tools(self) -> list[Any]:
         tools = await super().list_tools()
@@ -354,6 +361,8 @@ def build_server(
         # subscriptions/listen streams are fed from this bus by `live` (one per process: every
         # replica hears of builds from PostgreSQL itself).
         subscriptions=bus,
+        # MCP Apps: hosts that negotiate it show create_visualization in the interactive chart view.
+        extensions=[chart_view_extension()],
     )
     server.shared = shared
     server.live = live

@@ -21,6 +21,7 @@ from mcp_server.cache import QUERY_CACHE_PREFIX, DataVersion, QueryCache
 from mcp_server.catalog import Manifest, Mart, load_marts
 from mcp_server.dependencies import LOOKUP_TIMEOUT, postgres_connection, quiet_driver_logs
 from mcp_server.errors import Unavailable
+from mcp_server.exports.links import DownloadLinks
 from mcp_server.freshness import FreshnessSource
 from mcp_server.observability.audit import AuditLog
 from mcp_server.query.executor import (
@@ -31,6 +32,7 @@ from mcp_server.query.executor import (
     query_session_settings,
 )
 from mcp_server.query.service import QueryService
+from mcp_server.security.crypto import load_fernet
 from mcp_server.security.function_policy import FunctionPolicy, load_function_policy
 from mcp_server.security.rate_limit import RateLimiter
 from mcp_server.sessions.store import PostgresArchiver, SessionStore
@@ -55,6 +57,8 @@ class AppContext:
     manifest: Manifest
     limiter: RateLimiter | None = None
     audit: AuditLog | None = None
+    # Signed export download URLs (HTTP); made with the session data's Fernet keys.
+    export_links: DownloadLinks | None = None
     # Every tool's paged, cached read; built from the fields above (`__post_init__`).
     queries: QueryService = field(init=False)
     # How fresh and well-tested the data behind an answer is (every warehouse answer carries it).
@@ -204,6 +208,7 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
                 redis, limits_per_minute=settings.rate_limits, lease_max=settings.rate_limit_lease
             ),
             audit=AuditLog(pool),
+            export_links=DownloadLinks(load_fernet(settings)),
         )
         context.audit.start()
         try:

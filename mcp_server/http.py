@@ -1,4 +1,4 @@
-"""Streamable-HTTP transport: the Starlette app, its host checks and a health endpoint."""
+"""Streamable-HTTP transport: the Starlette app, its host checks, a health endpoint and export downloads."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from pathlib import Path
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from mcp_server.app import TelcopulseMCP, build_server
+from mcp_server.exports.download import download_response
+from mcp_server.exports.links import DOWNLOAD_PREFIX, DOWNLOAD_ROUTE
 from mcp_server.http_limits import McpRequestGuard, guarded_protocol
 from mcp_server.security.api_keys import open_key_store
 from mcp_server.security.auth import ApiKeyMiddleware
@@ -37,6 +39,10 @@ def build_http_app(settings: Settings, server: TelcopulseMCP | None = None) -> S
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "server": "telcopulse"})
 
+    @server.custom_route(DOWNLOAD_ROUTE, methods=["GET"])
+    async def download_export(request: Request) -> Response:
+        return await download_response(server, request)
+
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=settings.mcp_stateless,
@@ -48,7 +54,7 @@ def build_http_app(settings: Settings, server: TelcopulseMCP | None = None) -> S
     app.add_middleware(McpRequestGuard, security=transport_security(settings), path="/mcp")
     if settings.auth_required:
         store = open_key_store(settings)
-        app.add_middleware(ApiKeyMiddleware, verify=store.averify)
+        app.add_middleware(ApiKeyMiddleware, verify=store.averify, exempt_prefixes=(DOWNLOAD_PREFIX,))
     return app
 
 

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         default=None, description="Folder of export_result's files. Unset: <data_dir>/exports."
     )
     export_ttl: float = Field(default=3600, gt=0, description="Seconds an export stays readable.")
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The server's address as people reach it (e.g. behind a load balancer), for export "
+        "download links. Unset: the address of the request that made the export.",
+    )
     export_max_rows: int = Field(default=1_000_000, ge=1, description="Rows one export may hold at most.")
     export_max_bytes: int = Field(
         default=500_000_000, ge=1, description="Bytes one export file may reach at most."

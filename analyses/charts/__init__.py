@@ -14,7 +14,8 @@ Split along its seams, each a small module:
 * `style`: palette, sizes, axis words, number labels, legends;
 * `plot`: what a plot builder returns, and the long → wide step bars and lines share;
 * `bar`, `line`, `scatter`, `histogram`, `heatmap`: one plot builder per chart type;
-* `render`: `render_chart`, figures and PNG/SVG bytes; `page`: the HTML page around the SVG.
+* `render`: `render_chart`, figures and PNG/SVG bytes; `page`: the HTML page around the SVG;
+* `interactive`: the same prepared series as a Plotly figure, for the interactive chart view.
 
 Callers import from here; the modules are the package's inside.
 """
@@ -22,6 +23,7 @@ Callers import from here; the modules are the package's inside.
 from analyses.charts.bar import BarData, prepare_bar
 from analyses.charts.data import ChartError, to_frame
 from analyses.charts.histogram import HISTOGRAM_MAX_BINS, histogram_bins
+from analyses.charts.interactive import interactive_figure
 from analyses.charts.render import (
     CHART_TYPES,
     IMAGE_FORMATS,
@@ -49,6 +51,7 @@ __all__ = [
     "NumberFormatter",
     "histogram_bins",
     "humanise",
+    "interactive_figure",
     "prepare_bar",
     "render_chart",
     "to_frame",

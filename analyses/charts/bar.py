@@ -21,7 +21,7 @@ from analyses.charts.columns import (
     sort_key,
 )
 from analyses.charts.data import ChartError
-from analyses.charts.plot import MAX_SERIES, Plot, Request, mean_by_x, spread
+from analyses.charts.plot import MAX_SERIES, Plot, Request, Series, json_floats, mean_by_x, spread
 from analyses.charts.style import (
     DPI,
     MUTED_COLOUR,
@@ -154,7 +154,26 @@ def bar_plot(frame: pd.DataFrame, ask: Request) -> Plot:
             legend(ax, style, title=data.legend_title)
 
     title = f"{y_label} by {humanise(x).lower()}"
-    return Plot(draw, humanise(x), y_label, data.notes, title)
+    series = tuple(
+        Series(
+            name=name if data.legend_title else humanise(name),
+            mark="bars",
+            x=list(data.labels),
+            y=json_floats(data.series[name]),
+            colour=PALETTE[i % len(PALETTE)],
+        )
+        for i, name in enumerate(names)
+    )
+    return Plot(
+        draw,
+        humanise(x),
+        y_label,
+        data.notes,
+        title,
+        series=series,
+        x_kind="category",
+        legend_title=data.legend_title,
+    )
 
 
 def _labels_fit(fig: Figure, bars: int, values: np.ndarray, style: Style) -> bool:

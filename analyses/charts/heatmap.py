@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from analyses.charts.columns import classify, drop_note, key_labels, numeric, resolve, resolve_many, sort_key
 from analyses.charts.data import ChartError
-from analyses.charts.plot import Plot, Request
+from analyses.charts.plot import Plot, Request, Series, json_floats
 from analyses.charts.style import (
     HEATMAP_CMAP,
     TEXT_COLOUR,
@@ -106,7 +106,14 @@ def heatmap_plot(frame: pd.DataFrame, ask: Request) -> Plot:
                 )
 
     title = f"{value_label} by {y_name.lower()} and {x_name.lower()}" if x_name else value_label
-    return Plot(draw, x_name, y_name, tuple(notes), title, "none")
+    grid = Series(
+        name=value_label,
+        mark="cells",
+        x=x_labels,
+        y=y_labels,
+        z=[json_floats(row) for row in cells],
+    )
+    return Plot(draw, x_name, y_name, tuple(notes), title, "none", series=(grid,), legend_title=value_label)
 
 
 def _long_matrix(

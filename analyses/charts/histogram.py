@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from analyses.charts.columns import drop_note, listing, numeric, numeric_columns, resolve
 from analyses.charts.data import ChartError
-from analyses.charts.plot import Plot, Request
+from analyses.charts.plot import Plot, Request, Series, json_floats
 from analyses.charts.style import PALETTE, NumberFormatter, Style, humanise
 
 HISTOGRAM_MAX_BINS = 60
@@ -56,4 +56,21 @@ def histogram_plot(frame: pd.DataFrame, ask: Request) -> Plot:
         ax.xaxis.set_major_formatter(NumberFormatter(group_from=10_000))
         ax.yaxis.set_major_formatter(NumberFormatter())
 
-    return Plot(draw, humanise(x), "Count", tuple(notes), f"Distribution of {humanise(x).lower()}")
+    counts, _ = np.histogram(values, bins=edges)  # what `ax.hist` draws: it calls np.histogram too
+    bins = Series(
+        name="Count",
+        mark="bars",
+        x=json_floats((edges[:-1] + edges[1:]) / 2),
+        y=json_floats(counts),
+        colour=PALETTE[0],
+        widths=json_floats(np.diff(edges)),
+    )
+    return Plot(
+        draw,
+        humanise(x),
+        "Count",
+        tuple(notes),
+        f"Distribution of {humanise(x).lower()}",
+        series=(bins,),
+        x_kind="number",
+    )

@@ -22,7 +22,7 @@ from analyses.charts.columns import (
     sort_key,
 )
 from analyses.charts.data import ChartError
-from analyses.charts.plot import MAX_SERIES, Plot, Request, mean_by_x, spread
+from analyses.charts.plot import MAX_SERIES, Plot, Request, Series, json_floats, mean_by_x, spread
 from analyses.charts.style import PALETTE, NumberFormatter, Style, humanise, legend, plain, shorten
 
 
@@ -59,11 +59,22 @@ def line_plot(frame: pd.DataFrame, ask: Request) -> Plot:
         xs = table.index.to_numpy(dtype=float)
     else:
         xs = np.arange(len(table), dtype=float)
+    shown = _axis_values(table.index, kind, labels)
     lines = []
+    series = []
     for y in ys:
         mask = table[y].notna().to_numpy()
         if mask.any():
             lines.append((y, xs[mask], table[y].to_numpy(dtype=float)[mask]))
+            series.append(
+                Series(
+                    name=y if group else humanise(y),
+                    mark="line",
+                    x=[v for v, keep in zip(shown, mask, strict=True) if keep],
+                    y=json_floats(lines[-1][2]),
+                    colour=PALETTE[(len(lines) - 1) % len(PALETTE)],
+                )
+            )
     if not lines:
         raise ChartError(f"every value of {listing(ys)} is missing; nothing to plot")
 
@@ -95,4 +106,23 @@ def line_plot(frame: pd.DataFrame, ask: Request) -> Plot:
         if len(lines) > 1 or group:
             legend(ax, style, title=humanise(group or ""))
 
-    return Plot(draw, humanise(x), y_label, tuple(notes), f"{y_label} by {humanise(x).lower()}", "both")
+    return Plot(
+        draw,
+        humanise(x),
+        y_label,
+        tuple(notes),
+        f"{y_label} by {humanise(x).lower()}",
+        "both",
+        series=tuple(series),
+        x_kind=kind,
+        legend_title=humanise(group or ""),
+    )
+
+
+def _axis_values(index: pd.Index, kind: str, labels: list[str]) -> list[object]:
+    """The x values as the interactive view shows them: ISO times, plain numbers or the labels."""
+    if kind == "time":
+        return [stamp.isoformat() for stamp in pd.DatetimeIndex(index)]
+    if kind == "number":
+        return [float(v) for v in index]
+    return list(labels)

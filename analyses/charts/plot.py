@@ -3,20 +3,23 @@
 A builder checks and prepares the data eagerly, so every `ChartError` is raised before a
 figure exists, and returns a `Plot` whose `draw` only paints the prepared numbers onto the
 axes the renderer made. That split keeps the renderer the one place that owns figures.
+
+The prepared numbers are also kept as `Series`, free of any drawing library, so the
+interactive view (`interactive`) plots exactly what the static image paints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analyses.charts.columns import classify, drop_note, key_labels, natural, numeric, resolve
+from analyses.charts.columns import Kind, classify, drop_note, key_labels, natural, numeric, resolve
 from analyses.charts.data import ChartError
 from analyses.charts.style import Style
 
@@ -37,9 +40,35 @@ class Request:
     max_categories: int
 
 
+Mark = Literal["bars", "line", "points", "cells"]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One thing a chart draws, as plain values: the shared source of the image and the interactive view.
+
+    `x` holds what the axis shows (category labels, numbers, or ISO dates on a time axis); `y`
+    the drawn values (None where a value is missing). Cells carry `z`, one row per `y` label.
+    `widths` gives histogram bars their bin widths; `colour_values` colours points continuously.
+    """
+
+    name: str
+    mark: Mark
+    x: list[Any]
+    y: list[Any]
+    colour: str | None = None
+    z: list[list[float | None]] | None = None
+    widths: list[float] | None = None
+    colour_values: list[float] | None = None
+
+
 @dataclass(frozen=True)
 class Plot:
-    """A prepared chart: `draw` paints it; labels, notes and title are its defaults for the figure."""
+    """A prepared chart: `draw` paints it; labels, notes and title are its defaults for the figure.
+
+    `series` is what `draw` paints, in the order it paints it; `x_kind` how the x axis reads;
+    `legend_title` names the groups (or the colour scale) when there are several.
+    """
 
     draw: Callable[[Figure, Axes, Style], None]
     x_label: str
@@ -47,6 +76,14 @@ class Plot:
     notes: tuple[str, ...]
     default_title: str
     grid_axis: Literal["x", "y", "both", "none"] = "y"
+    series: tuple[Series, ...] = ()
+    x_kind: Kind = "category"
+    legend_title: str = ""
+
+
+def json_floats(array: Any) -> list[float | None]:
+    """Floats for a JSON document: NaN and infinities (missing or undrawable) become None."""
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(array, dtype=float).ravel()]
 
 
 PlotBuilder = Callable[[pd.DataFrame, Request], Plot]  # one per chart type

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -20,6 +20,7 @@ from analyses.charts.bar import bar_plot
 from analyses.charts.data import ChartError, to_frame
 from analyses.charts.heatmap import heatmap_plot
 from analyses.charts.histogram import histogram_plot
+from analyses.charts.interactive import interactive_figure
 from analyses.charts.line import line_plot
 from analyses.charts.page import html_page
 from analyses.charts.plot import Plot, PlotBuilder, Request
@@ -51,7 +52,8 @@ _BUILDERS: dict[str, PlotBuilder] = {
 @dataclass(frozen=True)
 class Chart:
     """A rendered chart. `notes` repeats the subtitle (truncation, dropped values) as plain text so
-    the tool can tell the agent without it having to read the image."""
+    the tool can tell the agent without it having to read the image. `figure`, when asked for, is
+    the same chart as an interactive Plotly figure (`interactive_figure`)."""
 
     content: bytes
     format: ImageFormat
@@ -59,6 +61,7 @@ class Chart:
     width: int
     height: int
     notes: tuple[str, ...] = ()
+    figure: dict[str, Any] | None = None
 
 
 def render_chart(
@@ -75,12 +78,13 @@ def render_chart(
     x_label: str | None = None,
     y_label: str | None = None,
     max_categories: int = 50,
+    interactive: bool = False,
 ) -> Chart:
     """Render `data` as one chart. Safe to call from several threads at once: nothing global is touched.
 
     Missing columns are inferred where the choice is unambiguous enough to help (first date-like column
     as a line's x, every other numeric column as its lines, bar counts when y is omitted); anything
-    that cannot be drawn raises `ChartError` naming the fix.
+    that cannot be drawn raises `ChartError` naming the fix. `interactive` adds the Plotly twin.
     """
     if chart_type not in _BUILDERS:
         raise ChartError(f"unknown chart_type {chart_type!r}; choose one of {', '.join(CHART_TYPES)}")
@@ -120,7 +124,17 @@ def render_chart(
         content = _svg(fig, heading, width, height).encode("utf-8")
     else:
         content = html_page(_svg(fig, heading, width, height), heading, plot.notes, frame).encode("utf-8")
-    return Chart(content, format, MIME_TYPES[format], width, height, plot.notes)
+    figure = None
+    if interactive:
+        figure = interactive_figure(
+            replace(
+                plot,
+                x_label=x_label if x_label is not None else plot.x_label,
+                y_label=y_label if y_label is not None else plot.y_label,
+            ),
+            heading,
+        )
+    return Chart(content, format, MIME_TYPES[format], width, height, plot.notes, figure)
 
 
 def _figure(plot: Plot, title: str | None, width: int, height: int, x_label: str, y_label: str) -> Figure:

@@ -18,7 +18,7 @@ from analyses.charts.columns import (
     resolve_many,
 )
 from analyses.charts.data import ChartError
-from analyses.charts.plot import MAX_SERIES, Plot, Request
+from analyses.charts.plot import MAX_SERIES, Plot, Request, Series, json_floats
 from analyses.charts.style import (
     HEATMAP_CMAP,
     OTHER_COLOUR,
@@ -115,6 +115,27 @@ def scatter_plot(frame: pd.DataFrame, ask: Request) -> Plot:
         ax.xaxis.set_major_formatter(NumberFormatter(group_from=10_000))
         ax.yaxis.set_major_formatter(NumberFormatter())
 
+    if continuous is not None:
+        series = (
+            Series(
+                humanise(y), "points", json_floats(px), json_floats(py), colour_values=json_floats(continuous)
+            ),
+        )
+    elif groups:
+        series = tuple(
+            Series(label, "points", json_floats(px[mask]), json_floats(py[mask]), colour=colour)
+            for label, mask, colour in groups
+        )
+    else:
+        series = (Series(humanise(y), "points", json_floats(px), json_floats(py), colour=PALETTE[0]),)
     return Plot(
-        draw, humanise(x), humanise(y), tuple(notes), f"{humanise(y)} vs {humanise(x).lower()}", "both"
+        draw,
+        humanise(x),
+        humanise(y),
+        tuple(notes),
+        f"{humanise(y)} vs {humanise(x).lower()}",
+        "both",
+        series=series,
+        x_kind="number",
+        legend_title=humanise(colour_by or ""),
     )

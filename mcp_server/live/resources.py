@@ -5,6 +5,7 @@ Two ways in, one event source:
   URI (`LegacySubscribers`), and `notifications/resources/updated` is sent on that session;
 - protocol 2026-07-28: `subscriptions/listen` streams, which the SDK serves from the server's
   `SubscriptionBus`; publishing `ResourceUpdated` / `ResourcesListChanged` reaches them.
+  A 2025-11-25 client that listed resources hears `notifications/resources/list_changed`.
 Both hear of builds from `build_listener` (PostgreSQL LISTEN/NOTIFY), so a build in any process
 reaches the subscribers of every server process, each exactly once.
 
@@ -26,7 +27,12 @@ from typing import Any
 
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, SubscriptionBus
-from mcp_types import ResourceUpdatedNotification, ResourceUpdatedNotificationParams
+from mcp_types import (
+    ResourceListChangedNotification,
+    ResourceUpdatedNotification,
+    ResourceUpdatedNotificationParams,
+)
+from pydantic import BaseModel
 
 from mcp_server.catalog import load_marts
 from mcp_server.context import AppContext
@@ -45,7 +51,8 @@ SCHEMA_URI = "schema://database/main"
 
 
 class LegacySubscribers:
-    """URI -> the client connections subscribed to it with `resources/subscribe`.
+    """URI -> the client connections subscribed to it with `resources/subscribe`, and the
+    connections that listed resources (they hear `notifications/resources/list_changed`).
 
     Keyed by the SDK's per-client `Connection`, not the `ServerSession` a handler receives: that
     one lives for one request, the connection for as long as the client stays. Held weakly, so a
@@ -54,6 +61,7 @@ class LegacySubscribers:
 
     def __init__(self) -> None:
         self._connections: dict[str, weakref.WeakSet[Any]] = {}
+        self._listers: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def subscribe(self, uri: str, session: ServerSession) -> None:
         self._connections.setdefault(uri, weakref.WeakSet()).add(client_connection(session))
@@ -61,17 +69,36 @@ class LegacySubscribers:
     def unsubscribe(self, uri: str, session: ServerSession) -> None:
         self._connections.get(uri, weakref.WeakSet()).discard(client_connection(session))
 
+    def listed(self, session: ServerSession) -> None:
+        """A client that read the list is told when it changes (2025-11-25 has no opt-in for that)."""
+        self._listers.add(client_connection(session))
+
     async def updated(self, uri: str) -> None:
         message = ResourceUpdatedNotification(params=ResourceUpdatedNotificationParams(uri=uri))
-        data = message.model_dump(by_alias=True, mode="json", exclude_none=True)
-        for connection in list(self._connections.get(uri, ())):
-            try:
-                # The connection's own channel (the standalone stream over HTTP), as the SDK's
-                # `ServerSession.send_resource_updated` does outside a request.
-                await connection.outbound.notify(data["method"], data.get("params"))
-            except Exception as exc:  # a closed connection: forget it, keep notifying the others
-                logger.info("dropped a subscriber of %s (%s)", uri, type(exc).__name__)
-                self._connections[uri].discard(connection)
+        for connection in await _notify(list(self._connections.get(uri, ())), message):
+            logger.info("dropped a subscriber of %s", uri)
+            self._connections[uri].discard(connection)
+
+    async def list_changed(self) -> None:
+        everyone = set(self._listers).union(*self._connections.values())
+        for connection in await _notify(list(everyone), ResourceListChangedNotification()):
+            self._listers.discard(connection)
+            for subscribed in self._connections.values():
+                subscribed.discard(connection)
+
+
+async def _notify(connections: list[Any], message: BaseModel) -> list[Any]:
+    """Send one notification on each connection's own channel (the standalone stream over HTTP),
+    as the SDK's `ServerSession.send_resource_updated` does outside a request; the closed ones."""
+    data = message.model_dump(by_alias=True, mode="json", exclude_none=True)
+    closed = []
+    for connection in connections:
+        try:
+            await connection.outbound.notify(data["method"], data.get("params"))
+        except Exception as exc:  # a closed connection: forget it, keep notifying the others
+            logger.debug("notification not delivered (%s)", type(exc).__name__)
+            closed.append(connection)
+    return closed
 
 
 async def _mart_names(app: AppContext) -> frozenset[str]:
@@ -144,6 +171,7 @@ class LiveResources:
         self._digests.update(digests)
         if self._marts is not None and marts != self._marts:
             await self.bus.publish(ResourcesListChanged())
+            await self.legacy.list_changed()
         self._marts = marts
         for uri in uris:
             await self.updated(uri)

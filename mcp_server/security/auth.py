@@ -87,13 +87,23 @@ def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 
 class ApiKeyMiddleware:
-    def __init__(self, app: Any, verify: Verify, *, exempt_paths: tuple[str, ...] = ("/healthz",)) -> None:
+    def __init__(
+        self,
+        app: Any,
+        verify: Verify,
+        *,
+        exempt_paths: tuple[str, ...] = ("/healthz",),
+        exempt_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.verify = verify
         self.exempt_paths = exempt_paths
+        # Paths that carry their own proof instead of a key (signed export links).
+        self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in self.exempt_paths or path.startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
         key = presented_key(scope.get("headers", []))

@@ -8,13 +8,11 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
 from analyses.registry import ANALYSES
-from mcp_server.analysis_runner import analyze
+from mcp_server.analysis_runner import analyze, answer_freshness
 from mcp_server.context import app_context
 from mcp_server.freshness import Freshness
 from mcp_server.tools import icons
 from mcp_server.tools.common import READ_ONLY
-from warehouse.analysis_inputs import marts_read
-from warehouse.analysis_store import WAREHOUSE_SOURCE
 
 DESCRIPTION = """Run a statistical analysis and get typed results: rates with 95% intervals, significance
 tests with effect sizes, and tables, each with a summary and how to read it.
@@ -75,13 +73,8 @@ def register(server: MCPServer) -> None:
     ) -> AnalysisOutput:
         app = app_context(ctx)
         answer = await analyze(app, data_source, analysis_type, parameters, progress=ctx.report_progress)
-        if answer.data_version is None:  # the agent's own session data: no mart was read
-            freshness = None
-        else:
-            read = marts_read(analysis_type) if data_source == WAREHOUSE_SOURCE else [data_source]
-            freshness = await app.freshness.for_marts(read)
         return AnalysisOutput(
-            freshness=freshness,
+            freshness=await answer_freshness(app, data_source, analysis_type, answer),
             analysis_type=analysis_type,
             results=answer.result,
             metadata=AnalysisMetadata(

@@ -4,8 +4,9 @@ Pages suit an agent; a person wants the file. The export runs the same guarded p
 tools (the guard, the query role, RBAC; a mart spec through the same builder as `query_mart`)
 without the page cap, streamed through a server-side cursor into CSV, Parquet or XLSX up to
 `TELCOPULSE_EXPORT_MAX_ROWS` / `_MAX_BYTES`, and answers with a `resource_link` to
-`exports://<id>`: readable by the same key only, until `TELCOPULSE_EXPORT_TTL`. Every export is
-audited like any tool call (tool, key, outcome; never the rows).
+`exports://<id>`: readable by the same key only, until `TELCOPULSE_EXPORT_TTL`; over HTTP also
+with a signed download URL a person can open (`exports.links`). Every export is audited like any
+tool call (tool, key, outcome; never the rows).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ DESCRIPTION = """Export a whole result as a file (csv, parquet or xlsx) for a pe
 one `query` (the same guarded SQL as query_database), one `mart` (with optional columns, filters,
 group_by and order_by as in query_mart), or a table saved in a session (`session_id` + `key`).
 No page cap: up to the server's export limits. Answers with a resource_link to exports://<id>;
-read it (as a blob) with the same key until it expires (expires_at)."""
+read it (as a blob) with the same key until it expires (expires_at). Over HTTP, download_url is a
+link a person can open in a browser until then."""
 
 Format = Literal["csv", "parquet", "xlsx"]
 
@@ -58,6 +60,10 @@ class ExportOutput(BaseModel):
     bytes: int
     sha256: str = Field(description="Of the file's bytes, to check a download")
     expires_at: str = Field(description="UTC, ISO 8601; the file is deleted after")
+    download_url: str | None = Field(
+        default=None,
+        description="Over HTTP: a signed link a person can open without a key, until expires_at",
+    )
 
 
 def _store(app: AppContext) -> ExportStore:
@@ -161,6 +167,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _download_url(app: AppContext, ctx: Context, record: ExportRecord) -> str | None:
+    """The signed link, over HTTP only (a stdio client has no address to download from)."""
+    request = ctx.request_context.request
+    if app.export_links is None or request is None or not hasattr(request, "base_url"):
+        return None
+    base = app.settings.public_url or str(request.base_url)
+    return app.export_links.url(base, record)
+
+
 def register(server: MCPServer) -> None:
     @server.tool(
         name="export_result",
@@ -216,6 +231,7 @@ def register(server: MCPServer) -> None:
             store.finish(record, partial)
         finally:
             partial.unlink(missing_ok=True)
+        download_url = _download_url(app, ctx, record)
         output = ExportOutput(
             export_id=export_id,
             uri=record.uri,
@@ -225,6 +241,7 @@ def register(server: MCPServer) -> None:
             bytes=record.bytes,
             sha256=record.sha256,
             expires_at=record.expires_iso(),
+            download_url=download_url,
         )
         link = ResourceLink(
             type="resource_link",
@@ -234,7 +251,8 @@ def register(server: MCPServer) -> None:
             size=record.bytes,
             description=f"{rows:,} rows as {format}; expires {record.expires_iso()}",
         )
-        caption = TextContent(type="text", text=f"Exported {rows:,} rows as {format} to {record.uri}")
+        where = f"{record.uri} (download: {download_url})" if download_url else record.uri
+        caption = TextContent(type="text", text=f"Exported {rows:,} rows as {format} to {where}")
         return CallToolResult(content=[caption, link], structured_content=output.model_dump())
 
     @server.resource(

@@ -10,6 +10,7 @@ import hashlib
 import io
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -18,10 +19,21 @@ from mcp.shared.exceptions import MCPError
 
 from mcp_server.app import build_server
 from mcp_server.security.identity import Principal
-from tests.integration.mcp_helpers import error_text, mcp_settings, structured
+from tests.integration.mcp_helpers import (
+    error_text,
+    free_port,
+    keyed_client,
+    make_keys,
+    mcp_settings,
+    running_server,
+    server_env,
+    structured,
+)
 from warehouse.db import connect
 
 pytestmark = pytest.mark.integration
+
+TELCOPULSE = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "telcopulse")
 
 ROWS = 200_000
 QUERY = (
@@ -154,3 +166,59 @@ async def test_an_export_over_the_row_limit_is_refused_and_leaves_no_file(pipeli
         over = await alice.call_tool("export_result", {"format": "parquet", "query": QUERY})
     assert over.is_error and "more than 100 rows" in error_text(over)
     assert [p.name for p in (tmp_path / "exports").iterdir()] == []
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_over_http_a_signed_link_downloads_the_file_without_a_key_until_it_expires(
+    pipeline, redis_url, tmp_path
+):
+    import httpx
+
+    keys_file = tmp_path / "api_keys.jsonl"
+    keys, _ = make_keys(keys_file, {"alice": "analyst", "bob": "analyst"})
+    env = server_env(
+        pipeline.database_url,
+        redis_url,
+        tmp_path,
+        TELCOPULSE_API_KEYS_FILE=str(keys_file),
+        TELCOPULSE_EXPORT_TTL="4",
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    with running_server(
+        [TELCOPULSE, "serve", "--transport", "http", "--port", str(port)], env, url[:-3] + "healthz"
+    ):
+        async with keyed_client(url, keys["alice"]) as alice, keyed_client(url, keys["bob"]) as bob:
+            made = structured(
+                await alice.call_tool("export_result", {"format": "csv", "mart": "fct_arpu_monthly"})
+            )
+            other = structured(
+                await bob.call_tool("export_result", {"format": "csv", "mart": "dim_customers"})
+            )
+        link = made["download_url"]
+        assert link.startswith(f"http://127.0.0.1:{port}/exports/{made['export_id']}?token=")
+        async with httpx.AsyncClient(timeout=30) as http:  # no API key at all
+            got = await http.get(link)
+            assert got.status_code == 200, got.text
+            assert hashlib.sha256(got.content).hexdigest() == made["sha256"]
+            assert got.headers["content-type"].startswith("text/csv")
+            assert f'filename="export-{made["export_id"]}.csv"' in got.headers["content-disposition"]
+            # The token is for that export alone: not another's file, and not altered.
+            token = link.split("token=", 1)[1]
+            bent = await http.get(f"http://127.0.0.1:{port}/exports/{other['export_id']}?token={token}")
+            assert bent.status_code == 404 and bent.json()["error"] == "NotFound"
+            forged = await http.get(link[:-6] + ("AAAAAA" if not link.endswith("AAAAAA") else "BBBBBB"))
+            assert forged.status_code == 404
+            # The rest of the server still wants a key.
+            assert (await http.post(url, json={})).status_code == 401
+            await asyncio.sleep(4.5)
+            assert (await http.get(link)).status_code == 404
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_over_stdio_there_is_no_download_link(settings):
+    async with Client(build_server(settings, local=ALICE)) as alice:
+        made = structured(
+            await alice.call_tool("export_result", {"format": "csv", "mart": "fct_arpu_monthly"})
+        )
+    assert made.get("download_url") is None and made["uri"].startswith("exports://")

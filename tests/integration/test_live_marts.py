@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -22,12 +23,13 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp_types import ResourceUpdatedNotification
+from mcp_types import ResourceListChangedNotification, ResourceUpdatedNotification
 
 from mcp_server.app import build_server
 from orchestration.definitions import build_definitions
 from orchestration.refresh import refresh_all
 from orchestration.resources import RedisResource, WarehouseResource
+from telcopulse.connect import INSPECTOR_PACKAGE
 from tests.integration.conftest import raw_run_config
 from tests.integration.mcp_helpers import (
     free_port,
@@ -38,6 +40,7 @@ from tests.integration.mcp_helpers import (
     server_env,
     structured,
 )
+from tests.node22 import node22_bin_dir
 from warehouse.build_events import ANNOUNCE_SQL, BUILD_CHANNEL
 from warehouse.db import connect, temporary_database
 from warehouse.migrate import migrate
@@ -158,6 +161,51 @@ async def test_subscribers_hear_of_a_build_once_and_unsubscribed_clients_not_at_
 
 
 @pytest.mark.asyncio(loop_scope="session")
+async def test_clients_hear_when_a_build_adds_or_drops_a_mart(server, pipeline):
+    legacy: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, ResourceListChangedNotification):
+            legacy.append(message.method)
+
+    probe = "zz_list_change_probe"
+    async with (
+        Client(server, mode="legacy", message_handler=on_message) as listing,
+        Client(server, mode="legacy") as silent,
+        Client(server) as modern,
+    ):
+        await listing.list_resources()  # a 2025-11-25 client that read the list hears of changes
+        async with modern.listen(resources_list_changed=True) as stream:
+            heard: list[str] = []
+
+            async def read_stream() -> None:
+                async for event in stream:
+                    heard.append(type(event).__name__)
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(read_stream)
+                assert await server.live.listening(30)
+                with connect(pipeline.database_url) as conn:
+                    conn.execute(f"CREATE TABLE marts.{probe} (n integer)")
+                try:
+                    with _announced_build(pipeline.database_url, {"marts": [probe]}):
+                        await _eventually(
+                            lambda: bool(legacy and heard), message=lambda: f"{legacy=} {heard=}"
+                        )
+                        listed = {str(r.uri) for r in (await silent.list_resources()).resources}
+                        assert f"mart://{probe}" in listed
+                finally:
+                    with connect(pipeline.database_url) as conn:
+                        conn.execute(f"DROP TABLE marts.{probe}")
+                with _announced_build(pipeline.database_url, {"marts": []}):
+                    await _eventually(lambda: len(legacy) == 2 and len(heard) == 2)
+                    await asyncio.sleep(0.5)  # room for a duplicate to show up
+                tasks.cancel_scope.cancel()
+    assert legacy == ["notifications/resources/list_changed"] * 2
+    assert heard == ["ResourcesListChanged"] * 2
+
+
+@pytest.mark.asyncio(loop_scope="session")
 async def test_freshness_turns_stale_on_a_failed_check_and_with_age(server, pipeline, redis_url, tmp_path):
     failed = {
         "marts": ["fct_customer_churn_monthly"],
@@ -208,6 +256,7 @@ async def test_a_refresh_in_a_third_process_reaches_subscribers_on_both_replicas
     ports = [free_port(), free_port()]
     urls = [f"http://127.0.0.1:{port}/mcp" for port in ports]
     first, second, quiet = [], [], []
+    before = _newest_build(own_warehouse)
     with (
         running_server(
             [TELCOPULSE, "serve", "--transport", "http", "--port", str(ports[0])],
@@ -253,7 +302,61 @@ async def test_a_refresh_in_a_third_process_reaches_subscribers_on_both_replicas
                     )
                     await asyncio.sleep(1.0)  # room for a duplicate to show up
                     tasks.cancel_scope.cancel()
+        # The MCP Inspector (its CLI: one call per run, so no subscription of its own) lists the
+        # marts, reads the refreshed one as of the new build, and finds the chart tool's MCP App.
+        listed = _inspector(urls[0], keys["alice"], "--method", "resources/list")
+        assert CHURN in {resource["uri"] for resource in listed["resources"]}
+        read = _inspector(urls[1], keys["alice"], "--method", "resources/read", "--uri", CHURN)
+        freshness = json.loads(read["contents"][0]["text"])["freshness"]
+        assert freshness["data_version"] == _newest_build(own_warehouse) != before
+        app = _inspector(
+            urls[0],
+            keys["alice"],
+            *(
+                "--method",
+                "tools/call",
+                "--tool-name",
+                "create_visualization",
+                "--app-info",
+                "--advertise-apps",
+            ),
+        )
+        assert app["hasApp"] is True and app["resourceMimeType"] == "text/html;profile=mcp-app"
     assert first == [CHURN] and second == [CHURN] and quiet == []
+
+
+def _newest_build(database_url: str) -> str:
+    with connect(database_url) as conn:
+        newest = "SELECT build_id FROM ops.data_builds ORDER BY finished_at DESC LIMIT 1"
+        return conn.execute(newest).fetchone()[0]
+
+
+def _inspector(url: str, key: str, *args: str) -> dict[str, Any]:
+    """The pinned MCP Inspector CLI against `url` with Node 22; its JSON answer."""
+    done = subprocess.run(
+        [
+            "npx",
+            "-y",
+            INSPECTOR_PACKAGE,
+            "--cli",
+            url,
+            "--transport",
+            "http",
+            "--header",
+            f"X-API-Key: {key}",
+            *args,
+        ],
+        env={**os.environ, "PATH": f"{node22_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, (
+        f"{args}: exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    )
+    return json.loads(done.stdout)
 
 
 @pytest.mark.asyncio(loop_scope="session")

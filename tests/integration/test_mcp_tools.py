@@ -78,7 +78,8 @@ async def test_lists_resources_templates_and_prompts(server):
     async with Client(server) as client:
         resources = {str(r.uri): r for r in (await client.list_resources()).resources}
         marts = {f"mart://{name}" for name in MARTS}
-        assert set(resources) == {"schema://database/main", "docs://data_dictionary"} | marts
+        views = {"ui://telcopulse/chart.html"}  # the interactive chart view (MCP Apps)
+        assert set(resources) == {"schema://database/main", "docs://data_dictionary"} | marts | views
         assert resources["schema://database/main"].mime_type == "text/markdown"
         templates = (await client.list_resource_templates()).resource_templates
         assert {t.uri_template for t in templates} == {
