@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.analysis_latency
 	$(BIN)/python -m bench.notification_latency
 	$(BIN)/python -m bench.export_throughput
+	$(BIN)/python -m bench.chart_interactive
 	$(BIN)/python -m bench.import_throughput
 	$(BIN)/python -m bench.profile_mcp
 

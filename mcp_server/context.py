@@ -22,6 +22,7 @@ from mcp_server.catalog import Manifest, Mart, load_marts
 from mcp_server.dependencies import LOOKUP_TIMEOUT, postgres_connection, quiet_driver_logs
 from mcp_server.errors import Unavailable
 from mcp_server.exports.links import DownloadLinks
+from mcp_server.exports.store import ExportStore, open_export_store
 from mcp_server.freshness import FreshnessSource
 from mcp_server.observability.audit import AuditLog
 from mcp_server.query.executor import (
@@ -59,6 +60,8 @@ class AppContext:
     audit: AuditLog | None = None
     # Signed export download URLs (HTTP); made with the session data's Fernet keys.
     export_links: DownloadLinks | None = None
+    # Where export files live: the export folder, or a bucket (TELCOPULSE_EXPORT_BUCKET).
+    exports: ExportStore | None = None
     # Every tool's paged, cached read; built from the fields above (`__post_init__`).
     queries: QueryService = field(init=False)
     # How fresh and well-tested the data behind an answer is (every warehouse answer carries it).
@@ -209,6 +212,7 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             ),
             audit=AuditLog(pool),
             export_links=DownloadLinks(load_fernet(settings)),
+            exports=open_export_store(settings),
         )
         context.audit.start()
         try:

@@ -14,9 +14,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 PG_OS_USER = "postgres"
 
@@ -53,6 +55,18 @@ def _wait(condition, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError(f"{what} within {timeout:.0f}s")
+
+
+def _terminate(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server this module started, by its pid: SIGTERM, then SIGKILL after 15 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 class PrivatePostgres:
@@ -166,12 +180,7 @@ class PrivateRedis:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)  # a paused server cannot handle SIGTERM
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        _terminate(self.process)
 
     def pause(self) -> None:
         """Freeze the server: connections stay open and nothing answers (a stall)."""
@@ -186,3 +195,51 @@ class PrivateRedis:
         self.stop()
         with contextlib.suppress(OSError):
             shutil.rmtree(self.root)
+
+
+class PrivateS3:
+    """A throw-away S3-compatible endpoint (moto's `moto_server`) on a free port: `start()`, `stop()`.
+
+    No S3-compatible server ships for this machine's package managers; moto's speaks the S3 HTTP
+    API, so boto3 in the server under test goes over real HTTP as it would to MinIO or AWS. State
+    lives in the process: a restart starts with no buckets.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        # What a server under test needs in its environment to reach this endpoint (dummy keys).
+        self.env = {
+            "AWS_ACCESS_KEY_ID": "telcopulse-test",
+            "AWS_SECRET_ACCESS_KEY": "telcopulse-test-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "TELCOPULSE_EXPORT_S3_ENDPOINT": self.url,
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = Path(sys.executable).with_name("moto_server")
+        self.process = subprocess.Popen(
+            [str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait(lambda: _listening(self.port), 30, f"private S3 endpoint did not listen on {self.port}")
+
+    def client(self) -> Any:
+        """A boto3 S3 client of this endpoint, for a test to make buckets and look inside them."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def stop(self) -> None:
+        _terminate(self.process)

@@ -162,6 +162,18 @@ class Settings(BaseSettings):
         default=None, description="Folder of export_result's files. Unset: <data_dir>/exports."
     )
     export_ttl: float = Field(default=3600, gt=0, description="Seconds an export stays readable.")
+    export_bucket: str | None = Field(
+        default=None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$",
+        description="An S3-compatible bucket and prefix (s3://bucket/prefix) that keeps export files instead "
+        "of the export folder, so every replica serves every export. Credentials: the standard AWS "
+        "variables or config files.",
+    )
+    export_s3_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+/?$",
+        description="The S3-compatible service's address (MinIO, Ceph, R2...). Unset: AWS S3.",
+    )
     public_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",

@@ -1,20 +1,23 @@
 """`GET /exports/<id>?token=...`: the file behind a signed export link, for a browser without a key.
 
 The token proves who made the export (`links`); the store then applies the same rules as
-`exports://<id>` (that owner's export, not expired). Every refusal is the same 404, so a link
-reveals nothing about other exports; each download is logged with the owner's key id.
+`exports://<id>` (that owner's export, not expired). A file in the export folder is sent from
+here; a file in a bucket is a redirect to a one-minute presigned URL of the bucket. Every
+refusal is the same 404, so a link reveals nothing about other exports; each download is
+logged with the owner's key id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
-from mcp_server.errors import NotFound
-from mcp_server.exports.store import ExportStore
+from mcp_server.errors import NotFound, Unavailable
+from mcp_server.exports.store import open_export_store
 
 logger = logging.getLogger(__name__)
 
@@ -29,16 +32,23 @@ async def download_response(server: Any, request: Request) -> Response:
             headers={"Retry-After": "1"},
         )
     export_id = str(request.path_params.get("export_id", ""))
-    store = ExportStore(app.settings.exports_folder, app.settings.export_ttl)
+    store = app.exports or open_export_store(app.settings)
     try:
         owner = app.export_links.owner(export_id, request.query_params.get("token", ""), store.ttl_s)
-        record, path = store.get(export_id, owner)
+        record = await asyncio.to_thread(store.get, export_id, owner)
+        target = await asyncio.to_thread(store.download_target, record)
     except NotFound as exc:
         return JSONResponse({"error": "NotFound", "message": exc.message, "hint": exc.hint}, status_code=404)
+    except Unavailable as exc:
+        body = {"error": "Unavailable", "message": exc.message, "hint": exc.hint}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
     logger.info("export downloaded", extra={"key_id": owner, "outcome": "ok"})
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    if isinstance(target, str):  # a bucket: the browser fetches the file from it, for a minute
+        return RedirectResponse(target, status_code=303, headers=headers)
     return FileResponse(
-        path,
+        target,
         media_type=record.mime_type,
-        filename=f"export-{record.export_id}.{record.format}",
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        filename=record.download_name,
+        headers=headers,
     )

@@ -29,8 +29,9 @@ from mcp_server.errors import (
     QueryError,
     ResourceLookupError,
     ResourceUnavailable,
+    Unavailable,
 )
-from mcp_server.exports.store import EXPORT_SCHEME, ExportRecord, ExportStore
+from mcp_server.exports.store import EXPORT_SCHEME, ExportRecord, ExportStore, open_export_store
 from mcp_server.exports.writers import WRITERS, XLSX_MAX_ROWS
 from mcp_server.query.mart_sql import Filter, ParamValue, build_mart_query
 from mcp_server.security.principal import current_principal, peek_principal
@@ -67,7 +68,7 @@ class ExportOutput(BaseModel):
 
 
 def _store(app: AppContext) -> ExportStore:
-    return ExportStore(app.settings.exports_folder, app.settings.export_ttl)
+    return app.exports or open_export_store(app.settings)
 
 
 async def _source_sql(
@@ -228,7 +229,7 @@ def register(server: MCPServer) -> None:
                 created_at=now,
                 expires_at=now + store.ttl_s,
             )
-            store.finish(record, partial)
+            await asyncio.to_thread(store.finish, record, partial)
         finally:
             partial.unlink(missing_ok=True)
         download_url = _download_url(app, ctx, record)
@@ -246,7 +247,7 @@ def register(server: MCPServer) -> None:
         link = ResourceLink(
             type="resource_link",
             uri=record.uri,
-            name=f"export-{export_id}.{format}",
+            name=record.download_name,
             mime_type=record.mime_type,
             size=record.bytes,
             description=f"{rows:,} rows as {format}; expires {record.expires_iso()}",
@@ -267,8 +268,11 @@ def register(server: MCPServer) -> None:
         shared = getattr(server, "shared", None)
         if shared is None or shared.peek() is None:
             raise ResourceUnavailable("the server is still starting; retry in a moment")
+        store = _store(shared.peek())
         try:
-            _record, path = _store(shared.peek()).get(export_id, principal.key_id if principal else "stdio")
+            record = await asyncio.to_thread(store.get, export_id, principal.key_id if principal else "stdio")
+            return await asyncio.to_thread(store.read_bytes, record)
         except NotFound as exc:
             raise ResourceLookupError(exc.message) from None
-        return await asyncio.to_thread(path.read_bytes)
+        except Unavailable as exc:
+            raise ResourceUnavailable(f"{exc.message}; {exc.hint}" if exc.hint else exc.message) from None

@@ -29,6 +29,7 @@ from tests.integration.mcp_helpers import (
     server_env,
     structured,
 )
+from tests.private_services import PrivateS3
 from warehouse.db import connect
 
 pytestmark = pytest.mark.integration
@@ -222,3 +223,77 @@ async def test_over_stdio_there_is_no_download_link(settings):
             await alice.call_tool("export_result", {"format": "csv", "mart": "fct_arpu_monthly"})
         )
     assert made.get("download_url") is None and made["uri"].startswith("exports://")
+
+
+@pytest.fixture()
+def s3():
+    endpoint = PrivateS3()
+    endpoint.start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_bucket_serves_every_export_from_every_replica_and_its_outage_is_named(
+    pipeline, redis_url, tmp_path, s3
+):
+    import httpx
+
+    s3.client().create_bucket(Bucket="team-exports")
+    keys_file = tmp_path / "api_keys.jsonl"
+    keys, _ = make_keys(keys_file, {"alice": "analyst", "bob": "analyst"})
+    env = server_env(
+        pipeline.database_url,
+        redis_url,
+        tmp_path / "one",
+        TELCOPULSE_API_KEYS_FILE=str(keys_file),
+        TELCOPULSE_EXPORT_TTL="6",
+        TELCOPULSE_EXPORT_BUCKET="s3://team-exports/telcopulse/",
+        **s3.env,
+    )
+    ports = [free_port(), free_port()]
+    urls = [f"http://127.0.0.1:{port}/mcp" for port in ports]
+    serve = [TELCOPULSE, "serve", "--transport", "http", "--port"]
+    with (
+        running_server([*serve, str(ports[0])], env, urls[0][:-3] + "healthz"),
+        # Another replica with a data folder of its own: only the bucket is shared.
+        running_server(
+            [*serve, str(ports[1])],
+            {**env, "TELCOPULSE_DATA_DIR": str(tmp_path / "two")},
+            urls[1][:-3] + "healthz",
+        ),
+    ):
+        async with (
+            keyed_client(urls[0], keys["alice"], read_timeout_seconds=300) as alice,
+            keyed_client(urls[1], keys["alice"]) as alice_elsewhere,
+            keyed_client(urls[1], keys["bob"]) as bob,
+        ):
+            made = structured(await alice.call_tool("export_result", {"format": "csv", "query": QUERY}))
+            stored = {item["Key"] for item in s3.client().list_objects_v2(Bucket="team-exports")["Contents"]}
+            assert stored == {f"telcopulse/{made['export_id']}.csv", f"telcopulse/{made['export_id']}.json"}
+            assert not [
+                p for p in (tmp_path / "one").rglob("*") if p.is_file() and made["export_id"] in p.name
+            ]
+            body = await _blob(alice_elsewhere, made["uri"])
+            assert hashlib.sha256(body).hexdigest() == made["sha256"] and made["rows"] == ROWS
+            with pytest.raises(MCPError, match="NotFound: no export"):
+                await bob.read_resource(made["uri"])
+            async with httpx.AsyncClient(timeout=60) as http:  # the link, on the other replica, without a key
+                link = made["download_url"].replace(f":{ports[0]}/", f":{ports[1]}/")
+                redirect = await http.get(link)
+                assert redirect.status_code == 303 and redirect.headers["location"].startswith(s3.url)
+                downloaded = await http.get(redirect.headers["location"])
+                assert downloaded.status_code == 200 and downloaded.content == body
+            await asyncio.sleep(6.5)
+            with pytest.raises(MCPError, match="NotFound: no export"):
+                await alice_elsewhere.read_resource(made["uri"])
+            assert "Contents" not in s3.client().list_objects_v2(Bucket="team-exports")
+            s3.stop()
+            refused = await alice.call_tool("export_result", {"format": "csv", "mart": "fct_arpu_monthly"})
+            assert refused.is_error
+            assert error_text(refused).startswith(
+                "Unavailable: the export bucket 'team-exports' cannot be reached"
+            )
+    assert not list((tmp_path / "one").rglob("*.partial"))
