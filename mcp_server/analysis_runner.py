@@ -179,7 +179,9 @@ async def analyze(
         store = _store(app)
         key = store.key(version, analysis_type, data_source, parameters)
         await progress(0, STEPS, "looking up the stored result")
-        hit = await store.read(key)
+        hit, tier = await store.read_from(key)
+        if app.metrics is not None:
+            app.metrics.analysis_answer_seen(tier or "computed")
         if hit is not None:
             await progress(STEPS, STEPS, "answered from the stored result")
             return AnalysisAnswer(hit.result, hit.row_count, hit.computed_at, True, version)

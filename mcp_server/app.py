@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import json
 import logging
 import time
@@ -42,14 +43,17 @@ from mcp_server.errors import (
     ResourceUnavailable,
     TelcopulseError,
     Unavailable,
+    error_names,
 )
 from mcp_server.live.client_log import ClientLogLevels
 from mcp_server.live.resources import LiveResources
 from mcp_server.observability.audit import AuditEvent
+from mcp_server.observability.metrics import ServerMetrics
 from mcp_server.observability.tool_audit import (
     audit_event,
     audited_before_acting,
     intent_event,
+    outcome_name,
     refused_when_unaudited,
 )
 from mcp_server.resources.chart_view import chart_view_extension
@@ -67,6 +71,8 @@ from warehouse.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 tool_logger = logging.getLogger("telcopulse.tools")
 AUDIT_GRACE_S = 5  # how long a cancelled call's audit may still take
+
+SERVER_VERSION = importlib.metadata.version("telcopulse")
 
 INSTRUCTIONS = """telcopulse: telecom analytics warehouse (customers, network events, revenue).
 Start with list_marts (curated marts and their documentation) and query_mart; use query_database for
@@ -116,6 +122,7 @@ class TelcopulseMCP(MCPServer):
     shared: SharedAppContext | None = None
     live: LiveResources | None = None
     client_logs: ClientLogLevels | None = None
+    metrics: ServerMetrics | None = None
     _header_schemas: dict[str, tuple[object, bool]]
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
@@ -192,6 +199,8 @@ class TelcopulseMCP(MCPServer):
                 await self._tell_client(context, name, code if isinstance(code, str) else "Error", started)
             raise
         finally:
+            if self.metrics is not None:
+                self.metrics.tool_call_seen(name, outcome_name(error), time.perf_counter() - started)
             call = _Call(name, arguments, principal, result, error, started)
             if synchronous:
                 # Shielded, so a call cancelled by notifications/cancelled is still audited.
@@ -249,6 +258,8 @@ class TelcopulseMCP(MCPServer):
         ):
             decision = await app.limiter.check(principal.key_id, principal.role)
             if not decision.allowed:
+                if self.metrics is not None:
+                    self.metrics.rate_limited_seen(principal.role)
                 raise RateLimited(retry_message(decision))
         # Audit first, then act (see audited_before_acting): no unaudited admin action; a
         # session write whose row PostgreSQL cannot take runs with the row queued instead.
@@ -347,12 +358,13 @@ def build_server(
     settings = settings or get_settings()
     bus = InMemorySubscriptionBus()
     live = LiveResources(bus)
-    shared = SharedAppContext(settings, services=[live.running])
+    metrics = ServerMetrics(SERVER_VERSION)
+    shared = SharedAppContext(settings, services=[live.running], metrics=metrics)
     server = TelcopulseMCP(
         "telcopulse",
         title="telcopulse telecom analytics",
         instructions=INSTRUCTIONS,
-        version="0.1.0",
+        version=SERVER_VERSION,
         lifespan=shared.lifespan,
         # The SDK logs every anticipated tool error at INFO, with its text; our own logger
         # reports what operators need (unexpected failures, with an incident id).
@@ -366,6 +378,7 @@ def build_server(
     )
     server.shared = shared
     server.live = live
+    server.metrics = metrics
     server.client_logs = ClientLogLevels()
     sql.register(server)
     marts.register(server)
@@ -378,6 +391,7 @@ def build_server(
     prompts.register(server)
     _register_resources(server, shared)
     _register_mart_resources(server, shared, live)
+    metrics.know([tool.name for tool in server._tool_manager.list_tools()], error_names())
     return server
 
 

@@ -25,6 +25,7 @@ from mcp_server.exports.links import DownloadLinks
 from mcp_server.exports.store import ExportStore, open_export_store
 from mcp_server.freshness import FreshnessSource
 from mcp_server.observability.audit import AuditLog
+from mcp_server.observability.metrics import ServerMetrics
 from mcp_server.query.executor import (
     QUERY_LOCK_TIMEOUT_MS,
     ExecutorConnection,
@@ -62,6 +63,8 @@ class AppContext:
     export_links: DownloadLinks | None = None
     # Where export files live: the export folder, or a bucket (TELCOPULSE_EXPORT_BUCKET).
     exports: ExportStore | None = None
+    # The server's Prometheus metrics (None for contexts opened outside a server).
+    metrics: ServerMetrics | None = None
     # Every tool's paged, cached read; built from the fields above (`__post_init__`).
     queries: QueryService = field(init=False)
     # How fresh and well-tested the data behind an answer is (every warehouse answer carries it).
@@ -74,7 +77,12 @@ class AppContext:
     def __post_init__(self) -> None:
         # Derived here, not passed in, so the service cannot read through a different
         # executor, cache or data version than the rest of the server (analyses, cache_clear).
-        self.queries = QueryService(executor=self.executor, cache=self.cache, version=self.version)
+        self.queries = QueryService(
+            executor=self.executor,
+            cache=self.cache,
+            version=self.version,
+            on_cache_lookup=self.metrics.query_cache_seen if self.metrics is not None else None,
+        )
         self.freshness = FreshnessSource(
             self.pool,
             self.version,
@@ -112,7 +120,9 @@ _SERVER_SETTINGS = {"application_name": "telcopulse-mcp"}
 
 
 @asynccontextmanager
-async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
+async def open_app_context(
+    settings: Settings, metrics: ServerMetrics | None = None
+) -> AsyncIterator[AppContext]:
     database_url = settings.require_database_url()
     quiet_driver_logs()
     if not settings.redis_url:
@@ -213,6 +223,7 @@ async def open_app_context(settings: Settings) -> AsyncIterator[AppContext]:
             audit=AuditLog(pool),
             export_links=DownloadLinks(load_fernet(settings)),
             exports=open_export_store(settings),
+            metrics=metrics,
         )
         context.audit.start()
         try:
@@ -238,8 +249,10 @@ class SharedAppContext:
         self,
         settings: Settings,
         services: Sequence[Callable[[AppContext], AbstractAsyncContextManager[object]]] = (),
+        metrics: ServerMetrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         # Background work that lives exactly as long as the pools (e.g. the build listener).
         self._services = tuple(services)
         self._context: AppContext | None = None
@@ -253,7 +266,8 @@ class SharedAppContext:
             if self._users == 0:
                 stack = AsyncExitStack()
                 try:
-                    self._context = await stack.enter_async_context(open_app_context(self._settings))
+                    opened = open_app_context(self._settings, self._metrics)
+                    self._context = await stack.enter_async_context(opened)
                     for service in self._services:
                         await stack.enter_async_context(service(self._context))
                 except BaseException:
@@ -271,6 +285,10 @@ class SharedAppContext:
                 if self._users == 0 and self._stack is not None:
                     stack, self._stack, self._context = self._stack, None, None
                     await stack.aclose()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
 
     def peek(self) -> AppContext | None:
         return self._context

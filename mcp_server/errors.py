@@ -88,3 +88,14 @@ class ResourceLookupError(ResourceNotFoundError):
 class ResourceUnavailable(ResourceError):
     def __init__(self, message: str) -> None:
         super().__init__(f"Unavailable: {message}")
+
+
+def error_names() -> frozenset[str]:
+    """Every `code` a tool call can fail with: the closed set metrics label outcomes from."""
+    names: set[str] = set()
+    pending: list[type[TelcopulseError]] = [TelcopulseError]
+    while pending:
+        kind = pending.pop()
+        names.add(kind.code)
+        pending.extend(kind.__subclasses__())
+    return frozenset(names)

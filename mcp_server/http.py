@@ -1,4 +1,5 @@
-"""Streamable-HTTP transport: the Starlette app, its host checks, a health endpoint and export downloads."""
+"""Streamable-HTTP transport: the Starlette app, its host checks, health, readiness, metrics and
+export downloads."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mcp_server.app import TelcopulseMCP, build_server
 from mcp_server.exports.download import download_response
 from mcp_server.exports.links import DOWNLOAD_PREFIX, DOWNLOAD_ROUTE
 from mcp_server.http_limits import McpRequestGuard, guarded_protocol
+from mcp_server.observability.endpoints import metrics_response, readiness_response
 from mcp_server.security.api_keys import open_key_store
 from mcp_server.security.auth import ApiKeyMiddleware
 from warehouse.settings import Settings
@@ -39,6 +41,14 @@ def build_http_app(settings: Settings, server: TelcopulseMCP | None = None) -> S
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "server": "telcopulse"})
 
+    @server.custom_route("/readyz", methods=["GET"])
+    async def readyz(_request: Request) -> JSONResponse:
+        return await readiness_response(server)
+
+    @server.custom_route("/metrics", methods=["GET"])
+    async def metrics(request: Request) -> Response:
+        return await metrics_response(server, request)
+
     @server.custom_route(DOWNLOAD_ROUTE, methods=["GET"])
     async def download_export(request: Request) -> Response:
         return await download_response(server, request)
@@ -54,7 +64,13 @@ def build_http_app(settings: Settings, server: TelcopulseMCP | None = None) -> S
     app.add_middleware(McpRequestGuard, security=transport_security(settings), path="/mcp")
     if settings.auth_required:
         store = open_key_store(settings)
-        app.add_middleware(ApiKeyMiddleware, verify=store.averify, exempt_prefixes=(DOWNLOAD_PREFIX,))
+        app.add_middleware(
+            ApiKeyMiddleware,
+            verify=store.averify,
+            exempt_paths=("/healthz", "/readyz", *(("/metrics",) if settings.metrics_public else ())),
+            exempt_prefixes=(DOWNLOAD_PREFIX,),
+            on_failure=server.metrics.auth_failure_seen if server.metrics is not None else None,
+        )
     return app
 
 

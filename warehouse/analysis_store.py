@@ -228,20 +228,25 @@ class AsyncAnalysisStore(_Store):
 
     async def read(self, key: AnalysisKey) -> AnalysisEntry | None:
         """Redis, else PostgreSQL (and the entry goes back into Redis); None if never stored."""
+        entry, _tier = await self.read_from(key)
+        return entry
+
+    async def read_from(self, key: AnalysisKey) -> tuple[AnalysisEntry | None, str | None]:
+        """`read`, and which tier answered: "redis", "postgres", or None when nothing is stored."""
         try:
             raw = await self._redis.get(key.cache_key)
         except RedisError as exc:
             self._on_redis_error(exc)
             raw = None
         if raw is not None:
-            return decode_entry(raw)
+            return decode_entry(raw), "redis"
         async with self._read_connection() as conn:
             row = await conn.fetchrow(SELECT_RESULT_SQL, *key.row)
         if row is None:
-            return None
+            return None, None
         entry = decode_row(*row)
         await self._cache(key, entry)
-        return entry
+        return entry, "postgres"
 
     async def write(self, key: AnalysisKey, entry: AnalysisEntry, *, duration_ms: int) -> AnalysisEntry:
         """Store `entry` unless the key is taken; returns what is stored (and cached)."""

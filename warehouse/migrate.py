@@ -43,6 +43,14 @@ def available_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
+APPLIED_VERSION_SQL = "SELECT coalesce(max(version), 0) FROM ops.schema_migrations"
+
+
+def latest_version() -> int:
+    """The newest migration this code ships: a database below it is not ready for this code."""
+    return max((m.version for m in available_migrations()), default=0)
+
+
 def migrate(database_url: str) -> list[str]:
     """Apply pending migrations; return the names applied (empty when up to date)."""
     applied_now: list[str] = []

@@ -209,6 +209,11 @@ class Settings(BaseSettings):
         "Unset: a key is generated once into <data_dir>/fernet.key (mode 0600).",
     )
     # --- MCP security ---
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without a key. Default: an admin API key (Authorization: Bearer), "
+        "as Prometheus's `authorization` scrape setting sends it.",
+    )
     auth_required: bool = Field(
         default=True, description="HTTP transport demands an API key (X-API-Key or Authorization: Bearer)."
     )

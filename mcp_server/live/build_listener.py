@@ -67,7 +67,8 @@ async def listen_for_builds(
                 seen = build_id
                 await _deliver(on_build, build_id)
         except _CONNECTION_ERRORS as exc:
-            logger.warning("build notifications paused (%s); reconnecting", type(exc).__name__)
+            # INFO: the outage itself is reported once, as a warning, by `dependencies`.
+            logger.info("build notifications paused (%s); reconnecting", type(exc).__name__)
         finally:
             if conn is not None:
                 conn.terminate()

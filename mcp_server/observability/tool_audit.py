@@ -55,7 +55,8 @@ def _shape(sql: str) -> tuple[str, str]:
     return AuditLog.shape_of(sql)
 
 
-def _outcome(error: BaseException | None) -> str:
+def outcome_name(error: BaseException | None) -> str:
+    """`ok`, or the name the caller saw first (`QueryError`...), else the exception's class name."""
     if error is None:
         return "ok"
     if isinstance(error, TelcopulseError):
@@ -114,7 +115,7 @@ def audit_event(
     session_id = arguments.get("session_id") if isinstance(arguments, dict) else None
     return AuditEvent(
         tool=name[:200],
-        outcome=_outcome(error),
+        outcome=outcome_name(error),
         key_id=principal.key_id if principal else None,
         principal=principal.name if principal else None,
         role=principal.role if principal else None,

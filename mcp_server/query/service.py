@@ -7,6 +7,7 @@ caching, cursors and limits behave the same for both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,8 @@ class QueryService:
     executor: ReadOnlyExecutor
     cache: QueryCache
     version: DataVersion
+    # Told of every cache lookup (hit or not): the server's metrics.
+    on_cache_lookup: Callable[[bool], None] | None = None
 
     async def run(
         self,
@@ -75,6 +78,8 @@ class QueryService:
         page_size = max(1, min(page_size, self.executor.max_rows))
         key = self.cache.key(data_version, role or "default", fingerprint, offset, page_size)
         hit = await self.cache.get(key)
+        if self.on_cache_lookup is not None:
+            self.on_cache_lookup(hit is not None)
         if hit is not None:
             return QueryResult.model_validate({**hit, "cached": True})
         page = await self.executor.fetch_page(

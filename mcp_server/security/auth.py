@@ -94,9 +94,12 @@ class ApiKeyMiddleware:
         *,
         exempt_paths: tuple[str, ...] = ("/healthz",),
         exempt_prefixes: tuple[str, ...] = (),
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self.verify = verify
+        # Told the reason of each refusal (missing_key, invalid_key, store_unavailable): metrics.
+        self.on_failure = on_failure or (lambda _reason: None)
         self.exempt_paths = exempt_paths
         # Paths that carry their own proof instead of a key (signed export links).
         self.exempt_prefixes = exempt_prefixes
@@ -109,6 +112,7 @@ class ApiKeyMiddleware:
         key = presented_key(scope.get("headers", []))
         if not key:
             logger.info("auth rejected: no key", extra={"outcome": "AuthError"})
+            self.on_failure("missing_key")
             await _reject(
                 send,
                 "missing API key: send it in the X-API-Key header (or Authorization: Bearer)",
@@ -124,12 +128,14 @@ class ApiKeyMiddleware:
                 "auth deferred: key store unavailable",
                 extra={"outcome": "Unavailable", "key_id": key_id_of(key)},
             )
+            self.on_failure("store_unavailable")
             await _reject(send, str(exc), status=503, error="Unavailable", retry_after=exc.retry_after)
             return
         except Exception as exc:  # a broken key store is an outage, not a bad key
             # KeyStoreError messages are written to be loggable (no keys, hashes or lines).
             detail = f": {exc}" if isinstance(exc, KeyStoreError) else ""
             logger.error("key store unusable: %s%s", type(exc).__name__, detail)
+            self.on_failure("store_unavailable")
             await _reject(
                 send,
                 f"cannot check API keys right now; retry in {UNAVAILABLE_RETRY_AFTER_S} s",
@@ -142,6 +148,7 @@ class ApiKeyMiddleware:
             logger.info(
                 "auth rejected: invalid key", extra={"outcome": "AuthError", "key_id": key_id_of(key)}
             )
+            self.on_failure("invalid_key")
             await _reject(send, "invalid, expired or revoked API key; ask an admin for a new one")
             return
         # Successes are logged per tool call (with the key id) and audited; a line per HTTP

@@ -386,6 +386,18 @@ class SessionStore:
             data_keys=sorted(snapshot.data),
         )
 
+    async def count_open(self) -> int:
+        """Sessions open now, for the metrics scrape: one SCAN over the session hashes.
+
+        Expired sessions are gone from Redis (their TTL), closed ones removed. SCAN walks the
+        whole keyspace in steps of 1,000 without blocking Redis; callers cache the answer.
+        """
+        count = 0
+        async for key in self._redis.scan_iter(match=f"{KEY_PREFIX}:*", count=1000, _type="HASH"):
+            if SESSION_ID_RE.fullmatch(_text(key)[len(KEY_PREFIX) + 1 :]):
+                count += 1
+        return count
+
     async def list_for_user(self, user_id: str | None) -> list[SessionInfo]:
         """The user's sessions (newest first) without touching them; prunes vanished ids."""
         index = index_key(user_id or None)

@@ -157,6 +157,20 @@ def running_server(
         stop_group(process, timeout=15)
 
 
+@contextmanager
+def serving_http(env: dict[str, str]) -> Iterator[str]:
+    """`telcopulse serve --transport http` on a free port with `env`; yields its base URL."""
+    import sys
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    telcopulse = str(Path(sys.executable).parent / "telcopulse")
+    with running_server(
+        [telcopulse, "serve", "--transport", "http", "--port", str(port)], env, f"{base}/healthz"
+    ):
+        yield base
+
+
 def stop_group(process: subprocess.Popen, *, timeout: float) -> None:
     """SIGTERM a child started in its own session, SIGKILL it if it lingers."""
     if process.poll() is None:

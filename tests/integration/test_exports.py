@@ -10,7 +10,6 @@ import hashlib
 import io
 import tracemalloc
 import zipfile
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -21,12 +20,11 @@ from mcp_server.app import build_server
 from mcp_server.security.identity import Principal
 from tests.integration.mcp_helpers import (
     error_text,
-    free_port,
     keyed_client,
     make_keys,
     mcp_settings,
-    running_server,
     server_env,
+    serving_http,
     structured,
 )
 from tests.private_services import PrivateS3
@@ -34,7 +32,6 @@ from warehouse.db import connect
 
 pytestmark = pytest.mark.integration
 
-TELCOPULSE = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "telcopulse")
 
 ROWS = 200_000
 QUERY = (
@@ -184,11 +181,8 @@ async def test_over_http_a_signed_link_downloads_the_file_without_a_key_until_it
         TELCOPULSE_API_KEYS_FILE=str(keys_file),
         TELCOPULSE_EXPORT_TTL="4",
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/mcp"
-    with running_server(
-        [TELCOPULSE, "serve", "--transport", "http", "--port", str(port)], env, url[:-3] + "healthz"
-    ):
+    with serving_http(env) as base:
+        url = f"{base}/mcp"
         async with keyed_client(url, keys["alice"]) as alice, keyed_client(url, keys["bob"]) as bob:
             made = structured(
                 await alice.call_tool("export_result", {"format": "csv", "mart": "fct_arpu_monthly"})
@@ -197,7 +191,7 @@ async def test_over_http_a_signed_link_downloads_the_file_without_a_key_until_it
                 await bob.call_tool("export_result", {"format": "csv", "mart": "dim_customers"})
             )
         link = made["download_url"]
-        assert link.startswith(f"http://127.0.0.1:{port}/exports/{made['export_id']}?token=")
+        assert link.startswith(f"{base}/exports/{made['export_id']}?token=")
         async with httpx.AsyncClient(timeout=30) as http:  # no API key at all
             got = await http.get(link)
             assert got.status_code == 200, got.text
@@ -206,7 +200,7 @@ async def test_over_http_a_signed_link_downloads_the_file_without_a_key_until_it
             assert f'filename="export-{made["export_id"]}.csv"' in got.headers["content-disposition"]
             # The token is for that export alone: not another's file, and not altered.
             token = link.split("token=", 1)[1]
-            bent = await http.get(f"http://127.0.0.1:{port}/exports/{other['export_id']}?token={token}")
+            bent = await http.get(f"{base}/exports/{other['export_id']}?token={token}")
             assert bent.status_code == 404 and bent.json()["error"] == "NotFound"
             forged = await http.get(link[:-6] + ("AAAAAA" if not link.endswith("AAAAAA") else "BBBBBB"))
             assert forged.status_code == 404
@@ -253,18 +247,12 @@ async def test_a_bucket_serves_every_export_from_every_replica_and_its_outage_is
         TELCOPULSE_EXPORT_BUCKET="s3://team-exports/telcopulse/",
         **s3.env,
     )
-    ports = [free_port(), free_port()]
-    urls = [f"http://127.0.0.1:{port}/mcp" for port in ports]
-    serve = [TELCOPULSE, "serve", "--transport", "http", "--port"]
     with (
-        running_server([*serve, str(ports[0])], env, urls[0][:-3] + "healthz"),
+        serving_http(env) as one,
         # Another replica with a data folder of its own: only the bucket is shared.
-        running_server(
-            [*serve, str(ports[1])],
-            {**env, "TELCOPULSE_DATA_DIR": str(tmp_path / "two")},
-            urls[1][:-3] + "healthz",
-        ),
+        serving_http({**env, "TELCOPULSE_DATA_DIR": str(tmp_path / "two")}) as two,
     ):
+        urls = [f"{one}/mcp", f"{two}/mcp"]
         async with (
             keyed_client(urls[0], keys["alice"], read_timeout_seconds=300) as alice,
             keyed_client(urls[1], keys["alice"]) as alice_elsewhere,
@@ -281,7 +269,7 @@ async def test_a_bucket_serves_every_export_from_every_replica_and_its_outage_is
             with pytest.raises(MCPError, match="NotFound: no export"):
                 await bob.read_resource(made["uri"])
             async with httpx.AsyncClient(timeout=60) as http:  # the link, on the other replica, without a key
-                link = made["download_url"].replace(f":{ports[0]}/", f":{ports[1]}/")
+                link = made["download_url"].replace(one, two)
                 redirect = await http.get(link)
                 assert redirect.status_code == 303 and redirect.headers["location"].startswith(s3.url)
                 downloaded = await http.get(redirect.headers["location"])

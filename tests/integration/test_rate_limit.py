@@ -440,6 +440,7 @@ async def test_concurrent_calls_of_one_key_waste_no_leased_units(make_limiter) -
     """50 calls at once each lease units: none may be overwritten (that would refuse calls early)."""
     limiter = make_limiter(lease_max=16)
     who = identity()
+    started = time.monotonic()
     for _ in range(40):  # a busy key: leases at their cap
         await limiter.check(who, "admin")
     decisions = await asyncio.gather(*(limiter.check(who, "admin") for _ in range(50)))
@@ -451,5 +452,7 @@ async def test_concurrent_calls_of_one_key_waste_no_leased_units(make_limiter) -
     left = 0
     while (await exact.check(who, "admin")).allowed:
         left += 1
-    # Everything taken from the shared budget is either spent or still held (refill: ~1 unit).
-    assert 600 <= spent + held + left <= 602
+    # Everything taken from the shared budget is either spent or still held; the budget
+    # refills 10 units a second meanwhile (a slow, loaded machine sees more of it).
+    refilled = math.ceil((time.monotonic() - started) * LIMITS["admin"] / 60)
+    assert 600 <= spent + held + left <= 600 + refilled + 1
