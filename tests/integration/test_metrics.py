@@ -8,7 +8,12 @@ carry anything a caller sent. Readiness follows a private Redis that the test st
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
+import subprocess
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +25,7 @@ from mcp_server.security.rbac import TOOL_POLICY
 from tests.integration.mcp_helpers import keyed_client, make_keys, server_env, serving_http
 from tests.private_services import PrivateRedis
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+pytestmark = pytest.mark.integration
 
 UNKNOWN_SESSION = "0" * 32
 
@@ -59,6 +64,7 @@ async def _calls(url: str, keys: dict[str, str]) -> None:
             assert result.is_error
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_scraped_counters_equal_the_calls_made_and_labels_stay_bounded(pipeline, redis_url, tmp_path):
     keys_file = tmp_path / "api_keys.jsonl"
     keys, _ = make_keys(keys_file, {"ops": "admin", "ana": "analyst", "vic": "viewer"})
@@ -134,6 +140,7 @@ async def test_scraped_counters_equal_the_calls_made_and_labels_stay_bounded(pip
     )
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_readyz_names_redis_while_it_is_down_and_metrics_can_be_public(pipeline, tmp_path):
     redis = PrivateRedis(appendonly=False)
     redis.start()
@@ -172,3 +179,25 @@ async def test_readyz_names_redis_while_it_is_down_and_metrics_can_be_public(pip
                 assert back.status_code == 200, back.text
     finally:
         redis.cleanup()
+
+
+def test_the_readmes_monitoring_commands_run(mcp_http):
+    """The `## Monitoring` commands, pasted as a reader would, against a running server."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Monitoring", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"^```bash\n(.*?)^```", section, flags=re.MULTILINE | re.DOTALL)
+    base = mcp_http.url.removesuffix("/mcp")
+    outputs = []
+    for command in [line for line in block.splitlines() if line.strip()]:
+        done = subprocess.run(
+            ["bash", "-c", command.replace("http://127.0.0.1:8000", base)],
+            env={**os.environ, "KEY": mcp_http.keys["ada"]},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        outputs.append(done.stdout)
+    assert json.loads(outputs[0])["status"] == "ready"
+    assert "telcopulse_build_info" in outputs[1] and "telcopulse_db_pool_size" in outputs[1]
