@@ -198,7 +198,7 @@ async def analyze(
     await progress(2, STEPS, f"computing {analysis_type} on {rows:,} rows")
     started = time.perf_counter()
     result = await _computed(analysis_type, frames, parameters)
-    entry = AnalysisEntry.computed_now(result.model_dump(mode="json"), len(next(iter(frames.values()))))
+    entry = AnalysisEntry.computed_now(result.model_dump(mode="json"), rows)
     await progress(3, STEPS, "storing the result")
     if store is not None and key is not None:
         await store.write(key, entry, duration_ms=int((time.perf_counter() - started) * 1000))

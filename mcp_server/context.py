@@ -20,7 +20,7 @@ from mcp.server.mcpserver import Context
 from mcp_server.cache import QUERY_CACHE_PREFIX, DataVersion, QueryCache
 from mcp_server.catalog import Manifest, Mart, load_marts
 from mcp_server.dependencies import LOOKUP_TIMEOUT, postgres_connection, quiet_driver_logs
-from mcp_server.errors import Unavailable
+from mcp_server.errors import InputValidationError, Unavailable
 from mcp_server.exports.links import DownloadLinks
 from mcp_server.exports.store import ExportStore, open_export_store
 from mcp_server.freshness import FreshnessSource
@@ -57,12 +57,12 @@ class AppContext:
     sessions: SessionStore
     archiver: PostgresArchiver
     manifest: Manifest
+    # Where export files live: the export folder, or a bucket (TELCOPULSE_EXPORT_BUCKET).
+    exports: ExportStore
+    # Signed export download URLs (HTTP); made with the session data's Fernet keys.
+    export_links: DownloadLinks
     limiter: RateLimiter | None = None
     audit: AuditLog | None = None
-    # Signed export download URLs (HTTP); made with the session data's Fernet keys.
-    export_links: DownloadLinks | None = None
-    # Where export files live: the export folder, or a bucket (TELCOPULSE_EXPORT_BUCKET).
-    exports: ExportStore | None = None
     # The server's Prometheus metrics (None for contexts opened outside a server).
     metrics: ServerMetrics | None = None
     # Every tool's paged, cached read; built from the fields above (`__post_init__`).
@@ -112,6 +112,15 @@ class AppContext:
                         marts = await load_marts(conn, self.manifest, timeout=LOOKUP_TIMEOUT)
                     self._marts = (version, marts)
         return self._marts[1]
+
+    async def mart(self, name: str | None) -> Mart:
+        """One live mart by name; a name that is not one is a ValidationError listing the marts."""
+        marts = await self.marts()
+        if name not in marts:
+            raise InputValidationError(
+                f"unknown mart {name!r}", hint=f"marts are: {', '.join(sorted(marts)) or 'none built yet'}"
+            )
+        return marts[name]
 
 
 # Sent at connection start-up, so it is the session default: the pool's RESET ALL on

@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from mcp_server.errors import NotFound, Unavailable
-from mcp_server.exports.store import open_export_store
 
 logger = logging.getLogger(__name__)
 
@@ -25,14 +24,14 @@ logger = logging.getLogger(__name__)
 async def download_response(server: Any, request: Request) -> Response:
     shared = getattr(server, "shared", None)
     app = shared.peek() if shared is not None else None
-    if app is None or app.export_links is None:
+    if app is None:
         return JSONResponse(
             {"error": "Unavailable", "message": "the server is still starting; retry in a moment"},
             status_code=503,
             headers={"Retry-After": "1"},
         )
     export_id = str(request.path_params.get("export_id", ""))
-    store = app.exports or open_export_store(app.settings)
+    store = app.exports
     try:
         owner = app.export_links.owner(export_id, request.query_params.get("token", ""), store.ttl_s)
         record = await asyncio.to_thread(store.get, export_id, owner)

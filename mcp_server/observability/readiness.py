@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import asyncpg
+
 from warehouse.migrate import APPLIED_VERSION_SQL, latest_version
 
 if TYPE_CHECKING:
@@ -56,9 +58,9 @@ async def _postgres(app: AppContext) -> tuple[str, str]:
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
             applied = await app.pool.fetchval(APPLIED_VERSION_SQL)
-    except Exception as exc:  # any failure to answer is "cannot be reached"; no driver text leaks
-        if type(exc).__name__ == "UndefinedTableError":  # reachable, never migrated
-            return "ok", "no migrations applied: run `telcopulse migrate`"
+    except asyncpg.UndefinedTableError:  # reachable, never migrated
+        return "ok", "no migrations applied: run `telcopulse migrate`"
+    except Exception:  # any other failure to answer is "cannot be reached"; no driver text leaks
         return "cannot be reached", "unknown while PostgreSQL cannot be reached"
     wanted = latest_version()
     if applied < wanted:

@@ -31,7 +31,7 @@ from mcp_server.errors import (
     ResourceUnavailable,
     Unavailable,
 )
-from mcp_server.exports.store import EXPORT_SCHEME, ExportRecord, ExportStore, open_export_store
+from mcp_server.exports.store import EXPORT_SCHEME, ExportRecord
 from mcp_server.exports.writers import WRITERS, XLSX_MAX_ROWS
 from mcp_server.query.mart_sql import Filter, ParamValue, build_mart_query
 from mcp_server.security.principal import current_principal, peek_principal
@@ -67,10 +67,6 @@ class ExportOutput(BaseModel):
     )
 
 
-def _store(app: AppContext) -> ExportStore:
-    return app.exports or open_export_store(app.settings)
-
-
 async def _source_sql(
     app: AppContext,
     query: str | None,
@@ -87,13 +83,8 @@ async def _source_sql(
         except SqlRejected as exc:
             raise QueryError(exc.reason) from None
         return guarded.sql, tuple(guarded.args)
-    marts = await app.marts()
-    if mart not in marts:
-        raise InputValidationError(
-            f"unknown mart {mart!r}", hint=f"marts are: {', '.join(sorted(marts)) or 'none built yet'}"
-        )
     built = build_mart_query(
-        marts[mart], columns=columns, filters=filters, group_by=group_by, order_by=order_by
+        await app.mart(mart), columns=columns, filters=filters, group_by=group_by, order_by=order_by
     )
     return built.sql, tuple(built.args)
 
@@ -171,7 +162,7 @@ def _sha256(path: Path) -> str:
 def _download_url(app: AppContext, ctx: Context, record: ExportRecord) -> str | None:
     """The signed link, over HTTP only (a stdio client has no address to download from)."""
     request = ctx.request_context.request
-    if app.export_links is None or request is None or not hasattr(request, "base_url"):
+    if request is None or not hasattr(request, "base_url"):
         return None
     base = app.settings.public_url or str(request.base_url)
     return app.export_links.url(base, record)
@@ -205,7 +196,7 @@ def register(server: MCPServer) -> None:
                 "say what to export: one of query, mart, or session_id with key",
                 hint='e.g. {"format": "csv", "mart": "fct_arpu_monthly"}',
             )
-        store = _store(app)
+        store = app.exports
         await asyncio.to_thread(store.sweep)
         export_id = store.new_id()
         partial = store.partial_path(export_id, format)
@@ -268,7 +259,7 @@ def register(server: MCPServer) -> None:
         shared = getattr(server, "shared", None)
         if shared is None or shared.peek() is None:
             raise ResourceUnavailable("the server is still starting; retry in a moment")
-        store = _store(shared.peek())
+        store = shared.peek().exports
         try:
             record = await asyncio.to_thread(store.get, export_id, principal.key_id if principal else "stdio")
             return await asyncio.to_thread(store.read_bytes, record)

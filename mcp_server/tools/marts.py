@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from mcp_server.context import app_context
 from mcp_server.dependencies import LOOKUP_TIMEOUT
-from mcp_server.errors import InputValidationError
 from mcp_server.freshness import Freshness
 from mcp_server.query.mart_sql import Filter, build_mart_query
 from mcp_server.query.service import QueryResult
@@ -148,13 +147,8 @@ def register(server: MCPServer) -> None:
         save_as: Annotated[str | None, Field(description="Session data key for the rows")] = None,
     ) -> QueryResult:
         app = app_context(ctx)
-        marts = await app.marts()
-        if mart not in marts:
-            raise InputValidationError(
-                f"unknown mart {mart!r}", hint=f"marts are: {', '.join(sorted(marts)) or 'none built yet'}"
-            )
         built = build_mart_query(
-            marts[mart], columns=columns, filters=filters, group_by=group_by, order_by=order_by
+            await app.mart(mart), columns=columns, filters=filters, group_by=group_by, order_by=order_by
         )
         result = await app.queries.run(
             sql=built.sql,
