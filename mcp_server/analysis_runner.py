@@ -29,6 +29,7 @@ from mcp_server.context import AppContext
 from mcp_server.dependencies import REDIS, redis_outage
 from mcp_server.errors import InputValidationError, NoData
 from mcp_server.freshness import Freshness
+from mcp_server.observability.tracing import span
 from mcp_server.security.session_access import authorize_session
 from mcp_server.sessions.saved_table import table_data
 from mcp_server.sessions.store import SESSION_ID_RE
@@ -217,7 +218,10 @@ async def _computed(
     """
     stop = threading.Event()
     try:
-        with stoppable(stop):  # to_thread copies this context, and the event with it
+        with (
+            span("analysis compute", **{"telcopulse.analysis": analysis_type}),
+            stoppable(stop),  # to_thread copies this context, and the event with it
+        ):
             return await asyncio.to_thread(run_analysis, analysis_type, frames, parameters)
     except AnalysisError as exc:
         raise InputValidationError(str(exc)) from None

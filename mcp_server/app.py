@@ -55,7 +55,9 @@ from mcp_server.observability.tool_audit import (
     intent_event,
     outcome_name,
     refused_when_unaudited,
+    result_rows,
 )
+from mcp_server.observability.tracing import replace_sdk_spans, tool_span, tool_span_finished
 from mcp_server.resources.chart_view import chart_view_extension
 from mcp_server.resources.dictionary import render_dictionary
 from mcp_server.resources.marts import MART_TEMPLATE, mart_uri, render_mart
@@ -184,32 +186,56 @@ class TelcopulseMCP(MCPServer):
         error: BaseException | None = None
         tool = self._tool_manager.get_tool(name)
         synchronous = tool is not None and audited_before_acting(name, tool.annotations, arguments)
-        try:
-            # A client that disconnects mid-call cancels it (its SQL too); see mcp_server.abandon.
-            with cancelled_when_client_leaves() as scope:
-                result = await self._gated_call(name, arguments, context, principal, synchronous)
-            if scope.cancelled_caught:
-                raise CallAbandoned("the client disconnected before the answer; the call was stopped")
-            await self._tell_client(context, name, "ok", started)
-            return result
-        except BaseException as exc:
-            error = exc
-            if isinstance(exc, Exception):
-                code = getattr(exc, "code", None)  # our named errors; nothing internal reaches the client
-                await self._tell_client(context, name, code if isinstance(code, str) else "Error", started)
-            raise
-        finally:
-            if self.metrics is not None:
-                self.metrics.tool_call_seen(name, outcome_name(error), time.perf_counter() - started)
-            call = _Call(name, arguments, principal, result, error, started)
-            if synchronous:
-                # Shielded, so a call cancelled by notifications/cancelled is still audited.
-                with anyio.move_on_after(AUDIT_GRACE_S, shield=True):
-                    await self._audit(call, synchronous)
-            else:
-                # A batched row and the log line wait for the next turn of the loop, after
-                # the answer is on its way (~0.08 ms off every read's latency).
-                asyncio.get_running_loop().call_soon(self._audit_batched, call)
+        # An unknown name is the caller's text: it never names a span (nor a metric label).
+        request_context = getattr(context, "request_context", None)
+        with tool_span(name if tool is not None else "other", request_context) as span:
+            try:
+                # A client that disconnects mid-call cancels it (its SQL too); see mcp_server.abandon.
+                with cancelled_when_client_leaves() as scope:
+                    result = await self._gated_call(name, arguments, context, principal, synchronous)
+                if scope.cancelled_caught:
+                    raise CallAbandoned("the client disconnected before the answer; the call was stopped")
+                await self._tell_client(context, name, "ok", started)
+                return result
+            except BaseException as exc:
+                error = exc
+                if isinstance(exc, Exception):
+                    code = getattr(exc, "code", None)  # our named errors; nothing internal reaches the client
+                    await self._tell_client(
+                        context, name, code if isinstance(code, str) else "Error", started
+                    )
+                raise
+            finally:
+                tool_span_finished(
+                    span,
+                    role=principal.role if principal else None,
+                    outcome=outcome_name(error),
+                    rows=result_rows(result),
+                )
+                await self._account(name, arguments, principal, result, error, started, synchronous)
+
+    async def _account(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        principal: Principal | None,
+        result: Any,
+        error: BaseException | None,
+        started: float,
+        synchronous: bool,
+    ) -> None:
+        """Metrics, then the audit row and log line of a finished call."""
+        if self.metrics is not None:
+            self.metrics.tool_call_seen(name, outcome_name(error), time.perf_counter() - started)
+        call = _Call(name, arguments, principal, result, error, started)
+        if synchronous:
+            # Shielded, so a call cancelled by notifications/cancelled is still audited.
+            with anyio.move_on_after(AUDIT_GRACE_S, shield=True):
+                await self._audit(call, synchronous)
+        else:
+            # A batched row and the log line wait for the next turn of the loop, after
+            # the answer is on its way (~0.08 ms off every read's latency).
+            asyncio.get_running_loop().call_soon(self._audit_batched, call)
 
     async def _tell_client(self, context: Any, tool: str, outcome: str, started: float) -> None:
         """One `notifications/message` about this call, to this client, if it asked (setLevel).
@@ -376,6 +402,7 @@ def build_server(
         # MCP Apps: hosts that negotiate it show create_visualization in the interactive chart view.
         extensions=[chart_view_extension()],
     )
+    replace_sdk_spans(server.middleware)
     server.shared = shared
     server.live = live
     server.metrics = metrics

@@ -16,6 +16,7 @@ from mcp_server.exports.download import download_response
 from mcp_server.exports.links import DOWNLOAD_PREFIX, DOWNLOAD_ROUTE
 from mcp_server.http_limits import McpRequestGuard, guarded_protocol
 from mcp_server.observability.endpoints import metrics_response, readiness_response
+from mcp_server.observability.tracing import trace_http_app
 from mcp_server.security.api_keys import open_key_store
 from mcp_server.security.auth import ApiKeyMiddleware
 from warehouse.settings import Settings
@@ -71,6 +72,8 @@ def build_http_app(settings: Settings, server: TelcopulseMCP | None = None) -> S
             exempt_prefixes=(DOWNLOAD_PREFIX,),
             on_failure=server.metrics.auth_failure_seen if server.metrics is not None else None,
         )
+    # Outermost: the HTTP span covers the key check too, and continues the caller's traceparent.
+    trace_http_app(app)
     return app
 
 
@@ -118,5 +121,14 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def serve_stdio(settings: Settings) -> None:
-    build_server(settings).run("stdio")
+def serve_stdio(settings: Settings, *, metrics_port: int | None = None) -> None:
+    """Stdio; with `metrics_port`, also /metrics and /readyz on 127.0.0.1:<metrics_port>."""
+    server = build_server(settings)
+    if metrics_port is None:
+        server.run("stdio")
+        return
+    import anyio
+
+    from mcp_server.observability.metrics_port import run_stdio_with_metrics_port
+
+    anyio.run(run_stdio_with_metrics_port, server, metrics_port)

@@ -13,6 +13,7 @@ import dagster as dg
 from orchestration.defs.analyses.definitions import analyses_definitions
 from orchestration.defs.dbt.definitions import dbt_definitions
 from orchestration.defs.imports.definitions import imports_definitions
+from orchestration.defs.monitoring.definitions import monitoring_definitions
 from orchestration.defs.quality.definitions import quality_definitions
 from orchestration.defs.raw.definitions import raw_definitions
 from orchestration.resources import RedisResource, WarehouseResource
@@ -40,6 +41,7 @@ def build_definitions(
         dbt,
         imports_definitions(refresh_job),
         analyses_definitions(),
+        monitoring_definitions(),
     )
 
 

@@ -66,12 +66,16 @@ def main() -> None:
     """The `telcopulse` entry point: a problem the person can fix is one line and exit 1+."""
     from telcopulse.errors import CommandError
     from warehouse.settings import ConfigurationError
+    from warehouse.tracing import TracingConfigError
 
     try:
         app()
     except CommandError as error:
         typer.echo(f"[telcopulse] {error}", err=True)
         sys.exit(error.exit_code)
+    except TracingConfigError as error:
+        typer.echo(f"[telcopulse] ValidationError: {error}", err=True)
+        sys.exit(1)
     except ConfigurationError as error:
         typer.echo(f"[telcopulse] NotConfigured: {error}", err=True)
         sys.exit(1)
@@ -161,14 +165,32 @@ def serve(
     port: Annotated[int | None, typer.Option(help="HTTP port (default TELCOPULSE_MCP_PORT).")] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM): serve HTTPS.")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="stdio only: also serve /metrics and /readyz on 127.0.0.1:<port>, without a key "
+            "(loopback only). Over HTTP they are on the server's own port.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the MCP server: tools, resources and prompts over stdio or streamable HTTP at /mcp."""
     from mcp_server.http import serve_http, serve_stdio
     from mcp_server.observability.logging import configure_logging
+    from mcp_server.observability.tracing import configure_server_tracing
     from warehouse.settings import get_settings
 
+    if metrics_port is not None and transport != "stdio":
+        typer.echo(
+            "[telcopulse] ValidationError: --metrics-port is for stdio only; over HTTP, /metrics and /readyz "
+            "are served on the server's own port",
+            err=True,
+        )
+        raise typer.Exit(1)
     settings = get_settings()
     configure_logging(settings.log_format, background=transport == "http")
+    configure_server_tracing()
     if transport == "http":
         from telcopulse.ports import PlannedPort
         from telcopulse.runner import refuse_taken_ports
@@ -176,8 +198,15 @@ def serve(
         bind_host, bind_port = host or settings.mcp_host, port or settings.mcp_port
         if refuse_taken_ports([PlannedPort("MCP server", bind_host, bind_port, "TELCOPULSE_MCP_PORT")]):
             raise typer.Exit(1)
+    if transport == "stdio" and metrics_port is not None:
+        from mcp_server.observability.metrics_port import LOOPBACK
+        from telcopulse.ports import PlannedPort
+        from telcopulse.runner import refuse_taken_ports
+
+        if refuse_taken_ports([PlannedPort("metrics port", LOOPBACK, metrics_port, "--metrics-port", None)]):
+            raise typer.Exit(1)
     if transport == "stdio":
-        serve_stdio(settings)
+        serve_stdio(settings, metrics_port=metrics_port)
     elif transport == "http":
         serve_http(
             settings,

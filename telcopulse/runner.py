@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -20,6 +21,7 @@ from telcopulse import processes
 from telcopulse.console import UpConsole
 from telcopulse.ports import PlannedPort, taken_port_messages
 from telcopulse.state import InstanceLock, RunState, clear_state, read_state, state_path, write_state
+from telcopulse.tracing import traced_refresh
 from warehouse.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, get_settings
 
 VENV_BIN = Path(sys.executable).parent
@@ -84,7 +86,9 @@ def run_refresh() -> bool:
     check_services(get_settings())  # before a run exists: an outage is a message, not a failed run
     _configure_dagster_home()
     started = time.perf_counter()
-    report = refresh_all(instance=dg.DagsterInstance.get())
+    run_id = str(uuid.uuid4())
+    with traced_refresh(run_id) as finished:
+        report = finished(refresh_all(instance=dg.DagsterInstance.get(), run_id=run_id))
     summary, problems = _refresh_report_lines(report, time.perf_counter() - started)
     _say(f"refresh run {report.run_id}: {summary}")
     for line in problems:
@@ -93,8 +97,6 @@ def run_refresh() -> bool:
 
 
 def _refresh_with_progress(console: UpConsole) -> tuple[bool, str, list[str]]:
-    import uuid
-
     import dagster as dg
     from dagster import DagsterEventType
 
@@ -113,8 +115,8 @@ def _refresh_with_progress(console: UpConsole) -> tuple[bool, str, list[str]]:
         return len(instance.all_logs(run_id, of_type=counted))
 
     started = time.perf_counter()
-    with console.progress("refresh", total, done):
-        report = refresh_all(defs, instance=instance, run_id=run_id)
+    with console.progress("refresh", total, done), traced_refresh(run_id) as finished:
+        report = finished(refresh_all(defs, instance=instance, run_id=run_id))
     summary, problems = _refresh_report_lines(report, time.perf_counter() - started)
     return report.ok, summary, problems
 

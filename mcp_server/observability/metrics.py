@@ -1,7 +1,8 @@
 """Prometheus metrics of one MCP server process, in the Prometheus text format (`prometheus-client`).
 
 What an operator alerts on: calls, latency and errors per tool, cache hit ratios, pool use,
-sessions, rate-limit and auth rejections, and how old the data is. One registry per server
+sessions, rate-limit and auth rejections, how old the data is, and how the pipeline fares (runs,
+durations, failing checks, rows loaded: `pipeline_metrics`). One registry per server
 object (not prometheus-client's global one), so several servers in one process (tests, the
 in-memory client) never mix their counts. Each replica is its own scrape target: uvicorn runs
 one process per server here, so no multiprocess mode is needed.
@@ -28,7 +29,9 @@ from prometheus_client import (
     generate_latest,
 )
 
+from mcp_server.observability.pipeline_metrics import PipelineCollector
 from mcp_server.security.identity import ROLES
+from warehouse.pipeline_runs import PipelineFigures
 
 # 1 ms to 60 s, the span of a cached read to the longest query timeout.
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -37,6 +40,7 @@ AUTH_FAILURE_REASONS = ("missing_key", "invalid_key", "store_unavailable")
 ANALYSIS_SOURCES = ("redis", "postgres", "computed")
 QUERY_CACHE_RESULTS = ("hit", "miss")
 SESSIONS_RECOUNT_S = 30.0
+PIPELINE_REREAD_S = 15.0  # the pipeline tables change a few times a day; a scrape is every 15-60 s
 
 __all__ = ["PROMETHEUS_TEXT", "ServerMetrics"]
 
@@ -51,6 +55,7 @@ class ServerMetrics:
         self._tools: frozenset[str] = frozenset()
         self._outcomes: frozenset[str] = frozenset({"ok", "Error"})
         self._sessions_counted_at = float("-inf")
+        self._pipeline_read_at = float("-inf")
         r = self.registry
         self.tool_calls = Counter(
             "telcopulse_tool_calls", "Tool calls by tool and outcome (ok or the error's name)",
@@ -88,6 +93,8 @@ class ServerMetrics:
         self.data_age = Gauge(
             "telcopulse_data_version_age_seconds", "Seconds since the last successful mart build", registry=r
         )
+        self.pipeline = PipelineCollector()
+        r.register(self.pipeline)
         Gauge("telcopulse_build_info", "The server's version", ["version"], registry=r).labels(version).set(1)
         # Every known series exists from the start at 0, so rate() and absent() work on a fresh replica.
         for result in QUERY_CACHE_RESULTS:
@@ -139,6 +146,14 @@ class ServerMetrics:
     def sessions_seen(self, count: int) -> None:
         self.sessions_active.set(count)
         self._sessions_counted_at = time.monotonic()
+
+    def pipeline_due(self) -> bool:
+        """Whether the pipeline figures should be read again (four queries: at most every 15 s)."""
+        return time.monotonic() - self._pipeline_read_at >= PIPELINE_REREAD_S
+
+    def pipeline_seen(self, figures: PipelineFigures) -> None:
+        self.pipeline.figures = figures
+        self._pipeline_read_at = time.monotonic()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -64,7 +64,8 @@ def outcome_name(error: BaseException | None) -> str:
     return type(error).__name__
 
 
-def _rows(result: Any) -> int | None:
+def result_rows(result: Any) -> int | None:
+    """The row count a tool's structured answer states, if any."""
     content = getattr(result, "structured_content", None)
     if not isinstance(content, dict):
         return None
@@ -126,7 +127,7 @@ def audit_event(
         query_shape=shape,
         query_hash=digest,
         data_source=source,
-        rows=_rows(result),
+        rows=result_rows(result),
         duration_ms=duration_ms,
         session_id=session_id if isinstance(session_id, str) else None,
     )

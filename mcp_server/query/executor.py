@@ -57,6 +57,7 @@ from mcp_server.query.text_columns import (
     with_text_casts,
 )
 from mcp_server.query.values import ArgumentTypeError, coerce_arguments, row_converters
+from warehouse.tracing import sql_comment
 
 logger = logging.getLogger(__name__)
 
@@ -110,14 +111,16 @@ async def pool_reset(conn: asyncpg.Connection) -> None:
         await conn.execute(reset_query)
 
 
-async def _prepare_cached(conn: asyncpg.Connection, sql: str, timeout: float) -> Any:
+async def _prepare_cached(conn: asyncpg.Connection, sql: str, timeout: float, *, cache: bool = True) -> Any:
     """A prepared statement from the connection's statement cache.
 
     `Connection.prepare` always prepares anew (a Parse/Describe round trip, then a Close);
     the cached form is what `fetch` uses internally, reached through asyncpg's `_prepare`
     (asyncpg is pinned; tests/integration/test_executor_statement_cache.py guards the call).
+    A statement carrying a trace comment is one of a kind: `cache=False` keeps it from
+    pushing the reusable statements out of the cache.
     """
-    return await conn._prepare(sql, timeout=timeout, use_cache=True)
+    return await conn._prepare(sql, timeout=timeout, use_cache=cache)
 
 
 QUERY_LOCK_TIMEOUT_MS = 5_000  # a query waits at most this long for a lock
@@ -328,11 +331,16 @@ class ReadOnlyExecutor:
         text_columns) is described and rewritten; it is remembered, so next time it is
         described first rather than failing again. Describing each time, not reusing an old
         rewrite, keeps a rebuilt relation's new columns (the rewrite names every column).
+
+        A traced call's statement ends with its trace context (`sql_comment`), added here,
+        after the guard, so `pg_stat_activity` shows which trace a running query belongs to.
         """
+        comment = sql_comment()
+        tail, cache = tail + comment, not comment
         framed = _framed(sql, tail)
         if sql not in self._needs_text_casts:
             try:
-                return await _prepare_cached(conn, framed, timeout=_left(deadline))
+                return await _prepare_cached(conn, framed, timeout=_left(deadline), cache=cache)
             except PREPARE_FAILURES as exc:
                 if not is_type_failure(exc, conn):
                     raise
@@ -349,7 +357,7 @@ class ReadOnlyExecutor:
             self._needs_text_casts.add(sql)
             statement = _framed(with_text_casts(sql, columns), tail)
         try:
-            return await _prepare_cached(conn, statement, timeout=_left(deadline))
+            return await _prepare_cached(conn, statement, timeout=_left(deadline), cache=cache)
         except PREPARE_FAILURES as exc:  # the columns read now; a parameter's type does not
             if not is_type_failure(exc, conn):
                 raise

@@ -15,6 +15,7 @@ from mcp_server.analysis_runner import analyze, answer_freshness
 from mcp_server.context import AppContext, app_context
 from mcp_server.errors import InputValidationError
 from mcp_server.freshness import Freshness
+from mcp_server.observability.tracing import span
 from mcp_server.resources.chart_view import CHART_VIEW_URI
 from mcp_server.security.session_access import authorize_session
 from mcp_server.sessions.saved_table import table_data
@@ -105,19 +106,20 @@ def register(server: MCPServer) -> None:
         rows, freshness = await _resolve(app, data)
         await ctx.report_progress(1, 3, f"rendering a {chart_type} chart as {format}")
         try:
-            chart = await asyncio.to_thread(
-                render_chart,
-                rows,
-                chart_type,
-                title=title,
-                x_axis=x_axis,
-                y_axis=y_axis,
-                value=value,
-                format=format,
-                width=width,
-                height=height,
-                interactive=interactive,
-            )
+            with span("chart render", **{"telcopulse.chart_type": chart_type, "telcopulse.format": format}):
+                chart = await asyncio.to_thread(
+                    render_chart,
+                    rows,
+                    chart_type,
+                    title=title,
+                    x_axis=x_axis,
+                    y_axis=y_axis,
+                    value=value,
+                    format=format,
+                    width=width,
+                    height=height,
+                    interactive=interactive,
+                )
         except ChartError as exc:
             raise InputValidationError(str(exc)) from None
         await ctx.report_progress(3, 3, "done")

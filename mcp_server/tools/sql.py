@@ -8,6 +8,7 @@ from pydantic import Field
 from mcp_server.context import AppContext, app_context
 from mcp_server.errors import QueryError
 from mcp_server.freshness import touched_marts
+from mcp_server.observability.tracing import span
 from mcp_server.query.mart_sql import ParamValue
 from mcp_server.query.service import QueryResult
 from mcp_server.security.principal import current_principal
@@ -55,7 +56,8 @@ def register(server: MCPServer) -> None:
     ) -> QueryResult:
         app = app_context(ctx)
         try:
-            guarded = guard_sql(query, parameters, policy=app.function_policy)
+            with span("sql guard"):
+                guarded = guard_sql(query, parameters, policy=app.function_policy)
         except SqlRejected as exc:
             raise QueryError(exc.reason) from None
         role = current_principal().role

@@ -22,8 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mcp_server.errors import error_names
 from mcp_server.security.rbac import TOOL_POLICY
+from orchestration.definitions import build_definitions
 from tests.integration.mcp_helpers import keyed_client, make_keys, server_env, serving_http
 from tests.private_services import PrivateRedis
+from warehouse.raw_schema import RAW_TABLE_NAMES
 
 pytestmark = pytest.mark.integration
 
@@ -122,12 +124,19 @@ async def test_scraped_counters_equal_the_calls_made_and_labels_stay_bounded(pip
     assert _value(samples, "telcopulse_sessions_active") >= 1
     assert 0 <= _value(samples, "telcopulse_data_version_age_seconds") < 24 * 3600
     assert _value(samples, "telcopulse_build_info", version="0.1.0") == 1
+    # The fixture's own `refresh_all` run, recorded in ops.pipeline_runs and read back at scrape time.
+    assert _value(samples, "telcopulse_pipeline_runs_total", dagster_job="__ASSET_JOB", status="success") >= 1
+    assert _value(samples, "telcopulse_pipeline_run_duration_seconds", dagster_job="__ASSET_JOB") > 0
     # Bounded labels: tools the server has, error names, roles, fixed reasons and tiers.
     allowed = (
         set(TOOL_POLICY) | error_names() | {"ok", "other", "hit", "miss", "redis", "postgres", "computed"}
     )
     allowed |= {"admin", "analyst", "viewer", "missing_key", "invalid_key", "store_unavailable"}
     allowed |= {"in_use", "idle", "0.1.0"}
+    # The pipeline's series (read from ops.*): Dagster job names of this code location, run
+    # statuses, check severities, raw tables.
+    allowed |= {job.name for job in build_definitions().get_repository_def().get_all_jobs()}
+    allowed |= {"success", "failure", "error", "warn", *RAW_TABLE_NAMES}
     for name, series in samples.items():
         for labels in series:
             for key, value in labels:

@@ -22,9 +22,31 @@ REQUIRED = {
     "dbt-docs",
     "mcp-server",
     "mcp-gateway",
+    "prometheus",
+    "otel-collector",
+    "jaeger",
+    "grafana",
 }
-# Variables read by the images we run, not by our settings class.
-FOREIGN_VARS = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}
+# Variables read by the images we run or by the OpenTelemetry SDK, not by our settings class.
+FOREIGN_VARS = {
+    "POSTGRES_DB",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_SERVICE_NAME",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "COLLECTOR_OTLP_ENABLED",
+    "MEMORY_MAX_TRACES",
+    "GF_SECURITY_ADMIN_USER",
+    "GF_SECURITY_ADMIN_PASSWORD",
+    "GF_AUTH_ANONYMOUS_ENABLED",
+    "GF_AUTH_ANONYMOUS_ORG_ROLE",
+    "GF_USERS_ALLOW_SIGN_UP",
+    "GF_SERVER_ROOT_URL",
+    "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH",
+}
 
 
 def _settings_env_names() -> set[str]:
