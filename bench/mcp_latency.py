@@ -7,13 +7,22 @@ Targets, each called with the same mart query:
   cached   - the same server with the result cache on, after one warm-up call
 Then C concurrent MCP clients call `query_mart` on our server for D seconds.
 
+Then the cost of observability: four servers (result cache off), tracing off (metrics are
+always on), tracing with 1 % and with 10 % of traces sampled, and with every trace sampled,
+all exporting over OTLP/HTTP to a receiver in this process. Sequential `query_database`
+latency interleaved across the four; then C clients against each in turn (rounds alternate,
+to even out drift), with each server's CPU time per call read from /proc next to the
+throughput; and the cost of recording one call's metrics, timed directly.
+
     .venv/bin/python -m bench.mcp_latency --customers 5000 --calls 300 --clients 200 --duration 30
+    .venv/bin/python -m bench.mcp_latency --observability-only
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import sys
 import tempfile
@@ -212,6 +221,104 @@ async def _measure(url: str, args: argparse.Namespace, env: dict[str, str]) -> N
             print(f"telcopulse server RSS {rss_before:.0f} -> {rss_after:.0f} MiB")
 
 
+TRACING = {  # name: OTEL_* variables (the exporter endpoint is added per run)
+    "tracing off": {},
+    "tracing 1 %": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01"},
+    "tracing 10 %": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+    "tracing 100 %": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+}
+TRACED_QUERY = QUERIES["light: ARPU by month for one account type (mart, 13 rows)"][0]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat, in clock ticks)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _metrics_cost_us(calls: int = 200_000) -> float:
+    """Microseconds to record one tool call's metrics (counter and histogram), timed directly."""
+    from mcp_server.observability.metrics import ServerMetrics
+
+    metrics = ServerMetrics("bench")
+    metrics.know(["query_database"], ["QueryError"])
+    start = time.perf_counter()
+    for i in range(calls):
+        metrics.tool_call_seen("query_database", "ok", 0.001 * (i % 50))
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+async def _observability(args: argparse.Namespace, env: dict[str, str]) -> None:
+    from tests.otlp_receiver import OtlpReceiver
+
+    ports = {name: free_port() for name in TRACING}
+    pids: dict[str, int] = {}
+    serve = [str(BIN / "telcopulse"), "serve", "--transport", "http", "--port"]
+    with OtlpReceiver(decode=False).running() as receiver, contextlib.ExitStack() as stack:
+        for name, otel in TRACING.items():
+            # The result cache off: every call runs its SQL, so every trace is whole.
+            traced = {**env, **otel, "TELCOPULSE_QUERY_CACHE_TTL": "0"}
+            if otel:
+                traced["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+            url = f"http://127.0.0.1:{ports[name]}"
+            pids[name] = stack.enter_context(
+                serving([*serve, str(ports[name])], traced, f"{url}/healthz")
+            ).pid
+        urls = {name: f"http://127.0.0.1:{port}/mcp" for name, port in ports.items()}
+        async with contextlib.AsyncExitStack() as clients:
+            sessions = {
+                name: await clients.enter_async_context(keyed_client(url, args.key))
+                for name, url in urls.items()
+            }
+            calls = args.calls
+            targets = {
+                name: partial(session.call_tool, "query_database", {"query": TRACED_QUERY})
+                for name, session in sessions.items()
+            }
+            samples = await _latencies(targets, calls)
+        p50 = {name: _pct(s, 0.5) for name, s in samples.items()}
+        p95 = {name: _pct(s, 0.95) for name, s in samples.items()}
+        print(f"\nobservability: query_database sequential, {calls} calls each, interleaved (ms)")
+        for name in TRACING:
+            print(
+                f"{name:30} p50 {p50[name]:8.2f}  p95 {p95[name]:8.2f}  "
+                f"({p50[name] / p50['tracing off']:.3f}x)"
+            )
+        loads: dict[str, list[dict[str, float]]] = {name: [] for name in TRACING}
+        cpu: dict[str, float] = dict.fromkeys(TRACING, 0.0)  # server CPU seconds under load
+        if args.clients:
+            for _round in range(args.rounds):
+                for name in TRACING:
+                    before = _cpu_seconds(pids[name])
+                    loads[name].append(
+                        await _load(urls[name], args.clients, args.duration, _TRACED_CALL, args.key)
+                    )
+                    cpu[name] += _cpu_seconds(pids[name]) - before
+            print(
+                f"observability: {args.clients} concurrent clients x {args.duration:.0f}s, "
+                f"{args.rounds} rounds each"
+            )
+            base = sum(r["throughput"] for r in loads["tracing off"]) / args.rounds
+            base_cpu = cpu["tracing off"] / sum(r["calls"] for r in loads["tracing off"])
+            for name, rounds in loads.items():
+                throughput = sum(r["throughput"] for r in rounds) / len(rounds)
+                per_call = cpu[name] / sum(r["calls"] for r in rounds)
+                each = " / ".join(f"{r['throughput']:.0f}" for r in rounds)
+                print(
+                    f"{name:15} {throughput:6.1f} calls/s (rounds "
+                    f"{each}; {throughput / base:.3f}x), "
+                    f"server CPU {per_call * 1000:.2f} ms/call ({per_call / base_cpu:.3f}x), "
+                    f"p50 {rounds[-1]['p50']:.0f} ms, errors {sum(r['errors'] for r in rounds):.0f}"
+                )
+        print(f"spans received: {receiver.requests} OTLP requests, {receiver.bytes / 2**20:.1f} MiB")
+    print(f"metrics: {_metrics_cost_us():.2f} us to record one tool call (counter + histogram)")
+
+
+_TRACED_CALL = ("query_database", lambda i: {"query": TRACED_QUERY})
+
+
 @contextmanager
 def bench_warehouse(customers: int) -> Iterator[tuple[str, dict[str, str], str]]:
     """(database URL, server env, admin API key): a scratch warehouse built from the generator
@@ -230,10 +337,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=2, help="load rounds per tracing setting")
+    parser.add_argument("--observability-only", action="store_true", help="only the tracing/metrics cost")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with bench_warehouse(args.customers) as (url, env, args.key):
-        asyncio.run(_measure(url, args, env))
+        if not args.observability_only:
+            asyncio.run(_measure(url, args, env))
+        asyncio.run(_observability(args, env))
 
 
 if __name__ == "__main__":

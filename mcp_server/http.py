@@ -16,7 +16,6 @@ from mcp_server.exports.download import download_response
 from mcp_server.exports.links import DOWNLOAD_PREFIX, DOWNLOAD_ROUTE
 from mcp_server.http_limits import McpRequestGuard, guarded_protocol
 from mcp_server.observability.endpoints import metrics_response, readiness_response
-from mcp_server.observability.tracing import trace_http_app
 from mcp_server.security.api_keys import open_key_store
 from mcp_server.security.auth import ApiKeyMiddleware
 from warehouse.settings import Settings
@@ -72,8 +71,6 @@ def build_http_app(settings: Settings, server: TelcopulseMCP | None = None) -> S
             exempt_prefixes=(DOWNLOAD_PREFIX,),
             on_failure=server.metrics.auth_failure_seen if server.metrics is not None else None,
         )
-    # Outermost: the HTTP span covers the key check too, and continues the caller's traceparent.
-    trace_http_app(app)
     return app
 
 

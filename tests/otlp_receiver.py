@@ -55,9 +55,13 @@ class ReceivedSpan:
 
 
 class OtlpReceiver:
-    def __init__(self) -> None:
+    """`decode=False` only counts requests and bytes (a benchmark's sink, cheap to run)."""
+
+    def __init__(self, *, decode: bool = True) -> None:
         self.spans: list[ReceivedSpan] = []
         self.requests = 0
+        self.bytes = 0
+        self.decode = decode
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -68,6 +72,11 @@ class OtlpReceiver:
         return f"http://{host}:{port}"
 
     def _take(self, body: bytes) -> None:
+        if not self.decode:
+            with self._lock:
+                self.requests += 1
+                self.bytes += len(body)
+            return
         request = ExportTraceServiceRequest.FromString(body)
         received = []
         for resource_spans in request.resource_spans:
@@ -94,6 +103,7 @@ class OtlpReceiver:
                     )
         with self._lock:
             self.requests += 1
+            self.bytes += len(body)
             self.spans.extend(received)
 
     @contextmanager

@@ -6,12 +6,17 @@ when `OTEL_SDK_DISABLED=true`. The SDK itself reads the rest: `OTEL_SERVICE_NAME
 `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` / `_ARG`, the exporter's endpoint, headers and
 timeout. `OTEL_EXPORTER_OTLP_PROTOCOL` picks `http/protobuf` (the default) or `grpc`.
 
-Spans come from the maintained instrumentations (asyncpg, redis, psycopg; the HTTP server wraps
-its app in the ASGI one) plus the few spans of our own (a tool call, the SQL guard, an
-analysis, a chart). What leaves the process goes through `RedactingExporter`, on the export
-thread, never on a request's path: statements become their literal-free shape, exception
-messages, status texts and query strings are dropped. So no span carries a parameter value, a
-SQL literal or a secret, whatever an instrumentation records.
+Spans come from the maintained instrumentations (asyncpg, redis, psycopg) plus the few spans
+of our own (a tool call, the SQL guard, an analysis, a chart, a refresh). What leaves the
+process goes through `RedactingExporter`, on the export thread, never on a request's path:
+statements become their literal-free shape, exception messages, status texts and query
+strings are dropped. So no span carries a parameter value, a SQL literal or a secret,
+whatever an instrumentation records.
+
+A DBA finds a statement's trace in `pg_stat_activity`: the MCP server sets a sampled call's
+`traceparent` as the connection's `application_name` while its query runs
+(`trace_application_name`), and psycopg's statements (the refresh, imports) carry it as a
+sqlcommenter comment.
 
 Lives in `warehouse` because every process needs it: the MCP server and the pipeline's
 refresh both import it, and neither may import the other.
@@ -23,9 +28,10 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
@@ -186,22 +192,54 @@ def shutdown_tracing() -> None:
         _provider.force_flush()
 
 
+@lru_cache(maxsize=1)
 def tracer() -> trace.Tracer:
-    """The tracer of our own spans; a no-op one while tracing is off."""
+    """The tracer of our own spans (a proxy: no-op until a provider is installed)."""
     return trace.get_tracer(TRACER_NAME)
 
 
-def sql_comment() -> str:
-    """A sqlcommenter comment with the current span's `traceparent`, or '' when not sampled.
+@contextmanager
+def traced_only_when_sampled(span: trace.Span) -> Iterator[None]:
+    """Below a span that is not sampled, the instrumentations stand aside.
 
-    Appended by the server to SQL it runs after the guard has checked it, so
-    `pg_stat_activity.query` tells a DBA which trace a running statement belongs to.
+    With a parent-based sampler nothing under an unsampled span is recorded anyway, but
+    each instrumented statement or Redis command would still build its attributes and a
+    non-recording span; suppressing them makes an unsampled call cost almost nothing
+    (bench/mcp_latency.py measures it).
+    """
+    if span.is_recording():
+        yield
+        return
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        yield
+
+
+def trace_application_name() -> str:
+    """The W3C `traceparent` of the current span when it is sampled, else ''.
+
+    Set by the server as `application_name` while it runs a query it has already checked,
+    so `pg_stat_activity` tells a DBA which trace a running statement belongs to. Bare, as
+    `00-<trace id>-<span id>-01`: 55 characters, within PostgreSQL's 63 (a prefix would not
+    fit). Only hex digits and dashes: safe in a SET.
     """
     context = trace.get_current_span().get_span_context()
     if not context.is_valid or not context.trace_flags.sampled:
         return ""
-    traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
-    return f" /*traceparent='{quote(traceparent, safe='')}'*/"
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """No instrumentation spans inside (housekeeping statements); nothing at all while off."""
+    if _provider is None:
+        yield
+        return
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        yield
 
 
 class RedactingExporter(SpanExporter):
@@ -213,7 +251,8 @@ class RedactingExporter(SpanExporter):
 
     def __init__(self, inner: SpanExporter, redact: Redactor = first_keyword) -> None:
         self._inner = inner
-        self._redact = redact
+        # A server runs the same few statements over and over: each is parsed once.
+        self._redact = lru_cache(maxsize=4096)(redact)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return self._inner.export([self.redacted(span) for span in spans])
@@ -225,13 +264,20 @@ class RedactingExporter(SpanExporter):
         return self._inner.force_flush(timeout_millis)
 
     def redacted(self, span: ReadableSpan) -> ReadableSpan:
+        """The span itself when it holds nothing to remove (most of ours), else a cleaned copy."""
         attributes: dict[str, Any] = {}
+        changed = bool(span.status.description) or any(event.name == "exception" for event in span.events)
         for key, value in (span.attributes or {}).items():
             if key in DROPPED_ATTRIBUTES:
+                changed = True
                 continue
             if key in STATEMENT_ATTRIBUTES and isinstance(value, str):
-                value = self._statement(value)
+                shown = self._statement(value)
+                changed = changed or shown != value
+                value = shown
             attributes[key] = value
+        if not changed:
+            return span
         events = [
             Event(
                 event.name,

@@ -57,7 +57,7 @@ from mcp_server.query.text_columns import (
     with_text_casts,
 )
 from mcp_server.query.values import ArgumentTypeError, coerce_arguments, row_converters
-from warehouse.tracing import sql_comment
+from warehouse.tracing import trace_application_name, untraced
 
 logger = logging.getLogger(__name__)
 
@@ -108,19 +108,18 @@ async def pool_reset(conn: asyncpg.Connection) -> None:
         return
     reset_query = conn.get_reset_query()
     if reset_query:
-        await conn.execute(reset_query)
+        with untraced():  # housekeeping after every call: not worth a span per release
+            await conn.execute(reset_query)
 
 
-async def _prepare_cached(conn: asyncpg.Connection, sql: str, timeout: float, *, cache: bool = True) -> Any:
+async def _prepare_cached(conn: asyncpg.Connection, sql: str, timeout: float) -> Any:
     """A prepared statement from the connection's statement cache.
 
     `Connection.prepare` always prepares anew (a Parse/Describe round trip, then a Close);
     the cached form is what `fetch` uses internally, reached through asyncpg's `_prepare`
     (asyncpg is pinned; tests/integration/test_executor_statement_cache.py guards the call).
-    A statement carrying a trace comment is one of a kind: `cache=False` keeps it from
-    pushing the reusable statements out of the cache.
     """
-    return await conn._prepare(sql, timeout=timeout, use_cache=cache)
+    return await conn._prepare(sql, timeout=timeout, use_cache=True)
 
 
 QUERY_LOCK_TIMEOUT_MS = 5_000  # a query waits at most this long for a lock
@@ -202,9 +201,16 @@ class ReadOnlyExecutor:
 
         Outages and a full pool come out of `postgres_connection` as `Unavailable`; what is
         left is about the query (a `TimeoutError` here is the statement's own).
+
+        A sampled trace's `traceparent` becomes the connection's `application_name` for the
+        query (`trace_application_name`), so `pg_stat_activity` tells a DBA which trace a
+        running statement belongs to; the pool's reset (`RESET ALL`) or the rollback ends it.
+        A setting, not a comment in the SQL: the statement stays the same text, so it is still
+        prepared once and cached.
         """
         timeout_ms = max(1, int(timeout_s * 1000))
         in_session = self._in_session(role)
+        traced_as = trace_application_name()
         try:
             if in_session:
                 assert self._query_pool is not None
@@ -214,6 +220,9 @@ class ReadOnlyExecutor:
                     ) as conn,
                     self._stopped_when_abandoned(conn),
                 ):
+                    if traced_as:  # one more round trip, for sampled calls only
+                        with untraced():
+                            await conn.execute(f"SET application_name = '{traced_as}'", timeout=timeout_s)
                     yield conn
                 return
             async with postgres_connection(
@@ -226,7 +235,8 @@ class ReadOnlyExecutor:
                     f'SET LOCAL ROLE "{role or self._role}"; '
                     f"SET LOCAL statement_timeout = {timeout_ms}; "
                     f"SET LOCAL lock_timeout = {min(self._lock_timeout_ms, timeout_ms)}; "
-                    "SET LOCAL idle_in_transaction_session_timeout = 60000",
+                    "SET LOCAL idle_in_transaction_session_timeout = 60000"
+                    + (f"; SET LOCAL application_name = '{traced_as}'" if traced_as else ""),
                     timeout=timeout_s,
                 )
                 try:
@@ -331,16 +341,11 @@ class ReadOnlyExecutor:
         text_columns) is described and rewritten; it is remembered, so next time it is
         described first rather than failing again. Describing each time, not reusing an old
         rewrite, keeps a rebuilt relation's new columns (the rewrite names every column).
-
-        A traced call's statement ends with its trace context (`sql_comment`), added here,
-        after the guard, so `pg_stat_activity` shows which trace a running query belongs to.
         """
-        comment = sql_comment()
-        tail, cache = tail + comment, not comment
         framed = _framed(sql, tail)
         if sql not in self._needs_text_casts:
             try:
-                return await _prepare_cached(conn, framed, timeout=_left(deadline), cache=cache)
+                return await _prepare_cached(conn, framed, timeout=_left(deadline))
             except PREPARE_FAILURES as exc:
                 if not is_type_failure(exc, conn):
                     raise
@@ -357,7 +362,7 @@ class ReadOnlyExecutor:
             self._needs_text_casts.add(sql)
             statement = _framed(with_text_casts(sql, columns), tail)
         try:
-            return await _prepare_cached(conn, statement, timeout=_left(deadline), cache=cache)
+            return await _prepare_cached(conn, statement, timeout=_left(deadline))
         except PREPARE_FAILURES as exc:  # the columns read now; a parameter's type does not
             if not is_type_failure(exc, conn):
                 raise

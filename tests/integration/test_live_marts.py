@@ -41,6 +41,7 @@ from tests.integration.mcp_helpers import (
     structured,
 )
 from tests.node22 import node22_bin_dir
+from tests.otlp_receiver import OtlpReceiver
 from warehouse.build_events import ANNOUNCE_SQL, BUILD_CHANNEL
 from warehouse.db import connect, temporary_database
 from warehouse.migrate import migrate
@@ -258,6 +259,7 @@ async def test_a_refresh_in_a_third_process_reaches_subscribers_on_both_replicas
     first, second, quiet = [], [], []
     before = _newest_build(own_warehouse)
     with (
+        OtlpReceiver().running() as receiver,
         running_server(
             [TELCOPULSE, "serve", "--transport", "http", "--port", str(ports[0])],
             env,
@@ -290,7 +292,12 @@ async def test_a_refresh_in_a_third_process_reaches_subscribers_on_both_replicas
                     refresh = await asyncio.to_thread(
                         subprocess.run,
                         [TELCOPULSE, "refresh"],
-                        env={**env, "TELCOPULSE_DAGSTER_HOME_DIR": str(tmp_path / "dagster")},
+                        # The refresh is traced too: one `refresh` span over the Dagster run.
+                        env={
+                            **env,
+                            "TELCOPULSE_DAGSTER_HOME_DIR": str(tmp_path / "dagster"),
+                            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                        },
                         capture_output=True,
                         text=True,
                         timeout=600,
@@ -322,7 +329,24 @@ async def test_a_refresh_in_a_third_process_reaches_subscribers_on_both_replicas
             ),
         )
         assert app["hasApp"] is True and app["resourceMimeType"] == "text/html;profile=mcp-app"
+        _assert_refresh_traced(receiver, refresh.stdout)
     assert first == [CHURN] and second == [CHURN] and quiet == []
+
+
+def _assert_refresh_traced(receiver: OtlpReceiver, output: str) -> None:
+    """The refresh arrived as one trace (it flushes before exiting): the `refresh` span of the
+    run it printed, with the warehouse statements its assets ran (psycopg) inside it."""
+    run_id = output.split("refresh run ", 1)[1].split(":", 1)[0]
+    refresh = next(s for s in receiver.spans if s.name == "refresh")
+    assert refresh.service == "telcopulse-pipeline"
+    assert refresh.parent_span_id == ""
+    assert refresh.attributes["dagster.run_id"] == run_id
+    assert refresh.attributes["telcopulse.outcome"] == "ok"
+    inside = [s for s in receiver.trace(refresh.trace_id) if s is not refresh]
+    statements = [s for s in inside if s.attributes.get("db.system") == "postgresql"]
+    assert len(statements) > 10, sorted({s.name for s in inside})
+    # psycopg statements are shown by their first keyword only, never their text.
+    assert all(" " not in s.attributes.get("db.statement", "") for s in statements)
 
 
 def _newest_build(database_url: str) -> str:

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 LITERAL = "needle-literal-5731"
 PARAMETER = "needle-parameter-8824"
-TRACEPARENT_RE = re.compile(r"traceparent='00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]'")
+TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-01$")
 
 
 def _readme_sql() -> str:
@@ -113,8 +113,7 @@ async def test_query_database_is_one_trace_of_the_caller_with_guard_postgres_and
     while parent in by_id:
         chain.append(by_id[parent].name)
         parent = by_id[parent].parent_span_id
-    assert parent == caller_span, (chain, parent)
-    assert chain == ["POST /mcp"]  # the HTTP request's span, then the caller's
+    assert (chain, parent) == ([], caller_span)  # the caller's span is the tool span's parent
     assert tool.attributes["gen_ai.tool.name"] == "query_database"
     assert tool.attributes["telcopulse.role"] == "analyst"
     assert tool.attributes["telcopulse.outcome"] == "ok"
@@ -150,7 +149,7 @@ async def test_pg_stat_activity_shows_the_trace_id_of_a_running_query(traced_ser
             for _ in range(200):
                 rows = await (
                     await conn.execute(
-                        "SELECT query FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s",
+                        "SELECT application_name FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s",
                         ("%generate_series(1, 400000000)%",),
                     )
                 ).fetchall()
