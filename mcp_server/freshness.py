@@ -85,6 +85,9 @@ def verdict(counts: dict[str, int] | None) -> CheckVerdict:
 @dataclass(frozen=True)
 class _Snapshot:
     version: str
+    # The data version (`DataVersion.current()`: build and raw load) it was read under; the
+    # cache key. Not `version`, which is the build id alone and never equals it.
+    read_under: str
     built_at: dt.datetime | None
     last_load_at: dt.datetime | None
     checks: dict[str, CheckVerdict]
@@ -143,16 +146,20 @@ class FreshnessSource:
     async def _current(self) -> _Snapshot:
         version = await self._version.current()
         snapshot = self._snapshot
-        if snapshot and snapshot.version == version and time.monotonic() - snapshot.read_at <= self._ttl:
+        if snapshot is not None and self._usable(snapshot, version):
             return snapshot
         async with self._lock:
             snapshot = self._snapshot
-            if snapshot and snapshot.version == version and time.monotonic() - snapshot.read_at <= self._ttl:
+            if snapshot is not None and self._usable(snapshot, version):
                 return snapshot
-            self._snapshot = snapshot = await self._read()
+            self._snapshot = snapshot = await self._read(version)
             return snapshot
 
-    async def _read(self) -> _Snapshot:
+    def _usable(self, snapshot: _Snapshot, version: str) -> bool:
+        """Read under this data version and within the TTL."""
+        return snapshot.read_under == version and time.monotonic() - snapshot.read_at <= self._ttl
+
+    async def _read(self, read_under: str) -> _Snapshot:
         async with postgres_connection(
             self._pool, acquire_timeout=self._acquire_timeout, timeouts_mean_down=True
         ) as conn:
@@ -162,6 +169,7 @@ class FreshnessSource:
         checks = {row["key"]: verdict(_json(row["value"])) for row in rows}
         return _Snapshot(
             version=str(build["build_id"]) if build else "none",
+            read_under=read_under,
             built_at=build["finished_at"] if build else None,
             last_load_at=last_load,
             checks=checks,

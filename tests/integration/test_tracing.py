@@ -205,13 +205,14 @@ def test_in_memory_exporter_sees_root_and_continued_tool_spans_without_values(pi
         below = _descendants(spans, tool)
         assert {s.trace_id for s in below} == {tool.trace_id}
         assert "sql guard" in [s.name for s in below]
-        assert any(s.attributes.get("db.system") == "postgresql" for s in below)
     # The first call misses the query cache in Redis (GET), then fills it (SET).
     assert [s.name for s in _descendants(spans, plain) if s.attributes.get("db.system") == "redis"] == [
         "GET",
         "SET",
     ]
-    # The second is answered from the cache (the process's own tier): no user query ran.
+    # The second is answered from the cache (the process's own tier), and the freshness of the
+    # same data version from its snapshot: not one PostgreSQL statement ran for it.
+    assert [s.name for s in _descendants(spans, under) if s.attributes.get("db.system") == "postgresql"] == []
     assert not any(
         "dim_customers" in str(s.attributes.get("db.statement")) for s in _descendants(spans, under)
     )
