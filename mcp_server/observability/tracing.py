@@ -58,9 +58,7 @@ def replace_sdk_spans(middleware: list[Any]) -> None:
 def _caller_context(request_context: Any) -> Context | None:
     """The caller's trace: `_meta.traceparent` first, then the HTTP `traceparent` header;
     None if neither (the tool span is then a root)."""
-    meta = getattr(request_context, "meta", None)
-    if meta is not None and hasattr(meta, "model_dump"):
-        meta = meta.model_dump(by_alias=True)
+    meta = getattr(request_context, "meta", None)  # a dict (an open TypedDict)
     headers = getattr(getattr(request_context, "request", None), "headers", None)
     for carrier in (meta, headers):
         if isinstance(carrier, Mapping) and "traceparent" in carrier:
